@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install dialectid and everything it needs on Debian/Ubuntu: system packages, then a virtual
+# environment in .venv with the toolkit and its test tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# python3-venv: the virtual environment; espeak-ng: synthetic speech for the tests.
+$SUDO apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    python3 python3-venv espeak-ng >/dev/null
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+echo "dialectid installed in .venv ($(.venv/bin/dialectid --help >/dev/null && echo ok))"

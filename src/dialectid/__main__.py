@@ -1,0 +1,3 @@
+from dialectid.cli import main
+
+main()

@@ -1,0 +1,156 @@
+"""Quality assessment: is this recording fit for dialect identification, and if not, why?
+
+Each measure is compared with its configured thresholds and gives `ok`, `warn` or `reject`
+together with a sentence a caseworker understands. The recording's status is the worst of them.
+
+>>> judge("speech_s", 4.2, QualityConfig()).message
+'only 4.2 s of speech; at least 10 s is recommended'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from dialectid.audio.config import QualityConfig
+from dialectid.audio.frames import HOP_S, frame_energies_db
+from dialectid.audio.recording import Recording
+from dialectid.audio.vad import Speech
+
+Status = Literal["ok", "warn", "reject"]
+_ORDER: dict[Status, int] = {"ok": 0, "warn": 1, "reject": 2}
+_MIN_NOISE_FRAMES = 50  # half a second of non-speech gives a usable noise estimate
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How one measure reads: its unit, which direction is bad, and what to tell a caseworker."""
+
+    unit: str
+    low_is_bad: bool
+    warn_text: str
+    reject_text: str
+
+
+MEASURES: dict[str, Measure] = {
+    "speech_s": Measure(
+        "s", True,
+        "only {value:.1f} s of speech; at least {warn:g} s is recommended",
+        "only {value:.1f} s of speech; at least {reject:g} s is needed for any result",
+    ),
+    "snr_db": Measure(
+        "dB", True,
+        "noisy recording (signal-to-noise ratio {value:.0f} dB; {warn:g} dB or more is recommended)",
+        "too noisy to analyse (signal-to-noise ratio {value:.0f} dB; at least {reject:g} dB is needed)",
+    ),
+    "clipping_ratio": Measure(
+        "", False,
+        "{value:.2%} of the samples are clipped: the recording level was too high",
+        "{value:.1%} of the samples are clipped: the speech is badly distorted",
+    ),
+    "dc_offset": Measure(
+        "", False,
+        "the signal has a DC offset of {value:.2f}: the recording device may be faulty",
+        "the signal has a DC offset of {value:.2f}: the recording device is faulty",
+    ),
+    "bandwidth_hz": Measure(
+        "Hz", True,
+        "the audio carries frequencies only up to {value:.0f} Hz, less than a telephone line",
+        "the audio carries frequencies only up to {value:.0f} Hz: too muffled to analyse",
+    ),
+    "longest_silence_s": Measure(
+        "s", False,
+        "a silence of {value:.0f} s: the line may have dropped or the speaker stopped",
+        "a silence of {value:.0f} s: the recording is mostly empty",
+    ),
+    "level_dbfs": Measure(
+        "dBFS", True,
+        "the speech is very quiet ({value:.0f} dBFS); speak closer to the microphone",
+        "the speech is almost inaudible ({value:.0f} dBFS)",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float | None  # None where the measure cannot be taken (no SNR without speech)
+    unit: str
+    status: Status
+    message: str
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Every check, the overall status and the flags (names of checks that are not ok, plus
+    `telephone_band` where the audio is band-limited like a telephone line)."""
+
+    checks: tuple[Check, ...]
+    status: Status
+    flags: tuple[str, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(c.message for c in self.checks if c.status != "ok")
+
+    def value(self, name: str) -> float | None:
+        return next(c.value for c in self.checks if c.name == name)
+
+
+def judge(name: str, value: float | None, config: QualityConfig) -> Check:
+    """Compare one measure with its thresholds (a measure that could not be taken is ok)."""
+    measure, limits = MEASURES[name], getattr(config, name)
+    if value is None:
+        return Check(name, None, measure.unit, "ok", "")
+
+    def beyond(limit: float | None) -> bool:
+        return limit is not None and (value < limit if measure.low_is_bad else value > limit)
+
+    status: Status = "reject" if beyond(limits.reject) else "warn" if beyond(limits.warn) else "ok"
+    text = {"ok": "", "warn": measure.warn_text, "reject": measure.reject_text}[status]
+    message = text.format(value=value, warn=limits.warn, reject=limits.reject)
+    return Check(name, float(value), measure.unit, status, message)
+
+
+def assess_quality(recording: Recording, speech: Speech, config: QualityConfig | None = None) -> Quality:
+    """Measure `recording` (with its detected `speech`) against `config`."""
+    config = config or QualityConfig()
+    snr, level = speech_levels(recording, speech)
+    values = {
+        "speech_s": speech.speech_s,
+        "snr_db": snr,
+        "clipping_ratio": recording.stats.clipping_ratio,
+        "dc_offset": recording.stats.dc_offset,
+        "bandwidth_hz": recording.stats.bandwidth_hz,
+        "longest_silence_s": speech.longest_silence_s,
+        "level_dbfs": level,
+    }
+    checks = tuple(judge(name, value, config) for name, value in values.items())
+    status = max((c.status for c in checks), key=_ORDER.__getitem__)
+    flags = [c.name for c in checks if c.status != "ok"]
+    if recording.stats.bandwidth_hz <= config.telephone_band_hz:
+        flags.append("telephone_band")
+    return Quality(checks, status, tuple(flags))
+
+
+def speech_levels(recording: Recording, speech: Speech) -> tuple[float | None, float]:
+    """(SNR in dB, active speech level in dBFS) from 10 ms frame energies; without speech
+    there is no SNR and the level is that of the whole recording.
+
+    Speech power is the mean over frames inside speech segments; noise power the median over
+    the other frames, or the 5th percentile of all frames where there is too little pause.
+    """
+    levels = frame_energies_db(recording.blocks(), recording.sample_rate)
+    power = 10 ** (levels / 10)
+    in_speech = np.zeros(len(levels), dtype=bool)
+    for seg in speech.segments:
+        in_speech[int(seg.start / HOP_S) : int(np.ceil(seg.end / HOP_S))] = True
+    if not in_speech.any():
+        return None, float(10 * np.log10(power.mean() + 1e-12))
+    speech_power = power[in_speech].mean()
+    pauses = power[~in_speech]
+    noise = np.median(pauses) if len(pauses) >= _MIN_NOISE_FRAMES else np.percentile(power, 5)
+    snr = 10 * np.log10(max(speech_power - noise, 1e-12) / max(noise, 1e-12))
+    return float(np.clip(snr, -20.0, 100.0)), float(10 * np.log10(speech_power + 1e-12))

@@ -1,0 +1,25 @@
+"""The `dialectid` command: one small module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from dialectid.cli import inspect as inspect_cmd
+
+app = typer.Typer(
+    name="dialectid",
+    help="Spoken language and dialect identification with calibrated, auditable results.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("inspect")(inspect_cmd.inspect)
+
+
+@app.callback()
+def _root() -> None:
+    """Spoken language and dialect identification with calibrated, auditable results."""
+
+
+def main() -> None:
+    app()

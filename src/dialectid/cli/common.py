@@ -1,0 +1,40 @@
+"""What every command shares: consoles and the rule that user errors never show a traceback."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from dialectid.errors import DialectidError
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped or captured output: wide enough that tables do not fold
+    out.width = max(out.width, 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_FAILED_ITEMS = 1  # some inputs could not be processed; the rest were
+EXIT_USAGE = 2  # bad options or config: nothing was processed
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print a `DialectidError` as one line on stderr and exit 2, never with a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except DialectidError as error:
+            err.print(f"error: {error.message}", markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        except KeyboardInterrupt:
+            err.print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+
+    return run

@@ -1,0 +1,67 @@
+"""Shared fixtures: every recording the tests use is made here, nothing is downloaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiofactory import ALL_FORMATS, espeak, speechlike, write
+
+FORMAT_SECONDS = 3.0
+
+
+@pytest.fixture(scope="session")
+def format_files(tmp_path_factory) -> dict[str, tuple[Path, np.ndarray, int]]:
+    """name -> (file, the signal that was encoded, its rate), one file per supported format."""
+    folder = tmp_path_factory.mktemp("formats")
+    files = {}
+    for name in ALL_FORMATS:
+        rate = 8000 if name == "gsm_raw" else 16000
+        signal = speechlike(FORMAT_SECONDS, rate, seed=1)
+        files[name] = (write(folder / f"sample.{name}", signal, rate, name), signal, rate)
+    return files
+
+
+@pytest.fixture(scope="session")
+def speech_clips(tmp_path_factory) -> list[np.ndarray]:
+    """Two espeak-ng utterances at 16 kHz, trimmed to where the voice is audible."""
+    folder = tmp_path_factory.mktemp("espeak")
+    texts = [
+        "Good morning. Please describe the picture in front of you, in your own words.",
+        "There is a market square with people selling fruit and bread.",
+    ]
+    clips = []
+    for i, text in enumerate(texts):
+        audio, rate = sf.read(espeak(text, folder / f"clip{i}.wav"), dtype="float32")
+        clips.append(trim(resample_to_16k(audio, rate)))
+    return clips
+
+
+def resample_to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    import soxr
+
+    return soxr.resample(audio, rate, 16000).astype(np.float32)
+
+
+def trim(audio: np.ndarray, level_db: float = -40.0) -> np.ndarray:
+    loud = np.nonzero(np.abs(audio) > 10 ** (level_db / 20))[0]
+    return audio[loud[0] : loud[-1] + 1]
+
+
+def islands(clips: list[np.ndarray], gaps_s: list[float], rate: int = 16000, noise_db: float = -65.0):
+    """Clips separated by gaps of faint noise: (signal, [(start_s, end_s) of each clip])."""
+    rng = np.random.default_rng(3)
+    parts, spans, t = [], [], 0.0
+    for gap, clip in zip(gaps_s, [*clips, None], strict=True):
+        parts.append(np.zeros(int(gap * rate), dtype=np.float32))
+        t += gap
+        if clip is not None:
+            parts.append(clip)
+            spans.append((t, t + len(clip) / rate))
+            t += len(clip) / rate
+    signal = np.concatenate(parts)
+    signal += rng.normal(0, 10 ** (noise_db / 20), len(signal)).astype(np.float32)
+    return signal, spans

@@ -1,0 +1,88 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from typer.testing import CliRunner
+
+from conftest import islands
+from dialectid.cli import app
+
+SAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "samples" / "telephone-en.wav"
+REQUIRED = {"path", "sha256", "format", "codec", "sample_rate", "channels", "duration_s", "speech_s",
+            "segments", "snr_db", "clipping_ratio", "bandwidth_hz", "flags", "status"}  # fmt: skip
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(map(str, args)))
+
+
+def test_bundled_sample_table():
+    result = invoke("inspect", SAMPLE)
+    assert result.exit_code == 0, result.output
+    for text in ("telephone-en.wav", "pcm_mulaw", "8 kHz", "telephone_band", "ok"):
+        assert text in result.stdout
+
+
+def test_json_lines_have_every_field(tmp_path, speech_clips):
+    signal, spans = islands(speech_clips, [1.0, 1.0, 1.0])
+    path = tmp_path / "two.flac"
+    sf.write(path, signal, 16000)
+    result = invoke("inspect", "--json", path, SAMPLE)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["path"] for row in rows] == [str(path), str(SAMPLE)]
+    assert set(rows[0]) >= REQUIRED
+    assert rows[0]["format"] == "flac" and rows[0]["sample_rate"] == 16000
+    assert len(rows[0]["segments"]) >= 2 and rows[0]["status"] == "warn"
+
+
+def test_bad_files_become_error_rows_and_the_run_goes_on(tmp_path):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"this is not audio at all" * 100)
+    result = invoke("inspect", "--json", tmp_path / "missing.wav", junk, SAMPLE)
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["status"] for row in rows] == ["error", "error", "ok"]
+    assert "no such file" in rows[0]["error"] and "not a recognised audio format" in rows[1]["error"]
+    assert rows[1]["error_type"] == "UnknownFormatError"
+
+
+def test_table_reports_errors_on_stderr(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.touch()
+    result = invoke("inspect", empty, SAMPLE)
+    assert result.exit_code == 1
+    assert f"error: {empty}: the file has zero bytes" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_config_errors_exit_2_with_one_line(tmp_path):
+    result = invoke("inspect", SAMPLE, "--set", "vad.methd=energy")
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "vad.methd" in result.stderr
+    result = invoke("inspect", SAMPLE, "--config", tmp_path / "nope.yaml")
+    assert result.exit_code == 2 and "cannot read the config" in result.stderr
+
+
+def test_settings_change_the_result(tmp_path):
+    result = invoke("inspect", "--json", SAMPLE, "--set", "quality.speech_s.warn=600")
+    row = json.loads(result.stdout)
+    assert row["status"] == "warn" and "at least 600 s is recommended" in row["reasons"][0]
+
+
+def test_real_process_no_traceback(tmp_path):
+    """The installed entry point, as an operator runs it."""
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(np.random.default_rng(0).bytes(4000))
+    result = subprocess.run(
+        [sys.executable, "-m", "dialectid", "inspect", str(noise), str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"error: {noise}: not a recognised audio format" in result.stderr
+    assert f"error: {tmp_path}: is a directory" in result.stderr

@@ -1,0 +1,43 @@
+"""Long recordings are processed in blocks: a 2-hour file never has to fit in memory."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiofactory import speechlike
+
+HOURS = 2.0
+LIMIT_MB = 300
+
+PROBE = """
+import json, resource, sys
+from dialectid.audio import IngestConfig, load_recording
+rec = load_recording(sys.argv[1], IngestConfig(sample_rate=16000))
+frames = sum(len(block) for block in rec.blocks())
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"duration_s": rec.duration_s, "frames": frames, "peak_mb": peak_mb}))
+"""
+
+
+@pytest.mark.slow
+def test_two_hour_recording_is_ingested_in_under_300_mb(tmp_path):
+    path = tmp_path / "two-hours.wav"
+    minute = speechlike(60.0, 8000, seed=5)
+    with sf.SoundFile(path, "w", 8000, 1, subtype="PCM_16") as out:
+        for _ in range(int(HOURS * 60)):
+            out.write(minute)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["duration_s"] == pytest.approx(HOURS * 3600)
+    assert facts["frames"] == pytest.approx(HOURS * 3600 * 16000, abs=16)
+    print(facts)
+    assert facts["peak_mb"] < LIMIT_MB, facts
+    # the whole signal at 16 kHz would take 460 MB as float32: it really was streamed
+    assert HOURS * 3600 * 16000 * np.dtype(np.float32).itemsize / 2**20 > LIMIT_MB
