@@ -34,9 +34,7 @@ def test_two_hour_recording_is_ingested_in_under_300_mb(tmp_path):
     with sf.SoundFile(path, "w", 8000, 1, subtype="PCM_16") as out:
         for _ in range(int(HOURS * 60)):
             out.write(minute)
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=600
-    )
+    result = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     facts = json.loads(result.stdout)
     assert facts["duration_s"] == pytest.approx(HOURS * 3600)

@@ -38,9 +38,7 @@ def test_speech_islands_are_found_within_100ms(tmp_path, speech_clips, method, r
     sf.write(path, signal, 16000)
     rec = load_recording(path, IngestConfig(sample_rate=rate))
     speech = detect_speech(rec, VadConfig(method=method))  # defaults, padding included
-    for (start, end), (found_start, found_end) in zip(
-        spans, island_edges(speech.segments, spans), strict=True
-    ):
+    for (start, end), (found_start, found_end) in zip(spans, island_edges(speech.segments, spans), strict=True):
         assert found_start == pytest.approx(start, abs=TOLERANCE_S)
         assert found_end == pytest.approx(end, abs=TOLERANCE_S)
     total = sum(end - start for start, end in spans)
@@ -100,9 +98,7 @@ def test_hysteresis_rules():
     hop = 0.1
 
     def spans(p, **kw):
-        return [
-            (round(s.start, 3), round(s.end, 3)) for s in speech_segments(np.array(p, float), hop, config)
-        ]
+        return [(round(s.start, 3), round(s.end, 3)) for s in speech_segments(np.array(p, float), hop, config)]
 
     # a 0.1 s dip does not split; a 0.2 s pause does; a 0.2 s blip is dropped
     assert spans([0, 1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0]) == [

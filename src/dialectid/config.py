@@ -50,9 +50,7 @@ def load_config(path: str | Path | None, model: type[M], overrides: Sequence[str
     return parse_config(data, model, overrides, source=str(path or "settings"))
 
 
-def parse_config(
-    data: dict[str, Any], model: type[M], overrides: Sequence[str] = (), source: str = "settings"
-) -> M:
+def parse_config(data: dict[str, Any], model: type[M], overrides: Sequence[str] = (), source: str = "settings") -> M:
     """Validate `data` with `key.sub=value` overrides applied; raise `ConfigError` on any problem."""
     data = dict(data)
     for item in overrides:

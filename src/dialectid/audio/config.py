@@ -16,9 +16,7 @@ from dialectid.config import StrictModel
 class IngestConfig(StrictModel):
     """How a file becomes a mono signal at the model's rate."""
 
-    sample_rate: Literal[8000, 16000] = Field(
-        16000, description="target rate: 16 kHz, or 8 kHz for narrowband models"
-    )
+    sample_rate: Literal[8000, 16000] = Field(16000, description="target rate: 16 kHz, or 8 kHz for narrowband models")
     channel_policy: Literal["mean", "loudest"] = Field(
         "mean",
         description="mean of all channels, or only the loudest (the applicant, not the interviewer)",
@@ -26,9 +24,7 @@ class IngestConfig(StrictModel):
     max_duration_s: float = Field(4 * 3600.0, gt=0, description="longer recordings are refused")
     block_s: float = Field(20.0, gt=0, le=600, description="seconds decoded and processed at a time")
     max_in_memory_mb: float = Field(64.0, ge=0, description="files up to this size are read into memory once")
-    silence_dbfs: float = Field(
-        -70.0, description="a recording whose peak stays below this is refused as silent"
-    )
+    silence_dbfs: float = Field(-70.0, description="a recording whose peak stays below this is refused as silent")
 
 
 class VadConfig(StrictModel):
@@ -48,9 +44,7 @@ class VadConfig(StrictModel):
         True,
         description="silero: tighten segment edges to where frame energy rises above the noise floor",
     )
-    energy_margin_db: float = Field(
-        12.0, gt=0, description="energy: dB above the noise floor that count as speech"
-    )
+    energy_margin_db: float = Field(12.0, gt=0, description="energy: dB above the noise floor that count as speech")
 
 
 class Threshold(StrictModel):

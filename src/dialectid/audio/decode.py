@@ -177,9 +177,7 @@ def _audio_stream(source: Source, handle: Any) -> Any:
         raise UnsupportedCodecError(source.path, "the file holds no audio stream", "send the audio itself")
     stream = handle.streams.audio[0]
     if stream.codec_context is None or stream.codec_context.codec is None:
-        raise UnsupportedCodecError(
-            source.path, "the audio codec is not supported", "convert it to WAV or FLAC"
-        )
+        raise UnsupportedCodecError(source.path, "the audio codec is not supported", "convert it to WAV or FLAC")
     return stream
 
 
@@ -214,9 +212,7 @@ def _failure(source: Source, err: Exception) -> AudioError:
     detail = " ".join(message.split()) or type(err).__name__
     lowered = detail.lower()
     if any(word in lowered for word in ("unsupported", "not supported", "codec not", "decoder")):
-        return UnsupportedCodecError(
-            source.path, f"the codec is not supported ({detail})", "convert it to WAV or FLAC"
-        )
+        return UnsupportedCodecError(source.path, f"the codec is not supported ({detail})", "convert it to WAV or FLAC")
     return CorruptAudioError(
         source.path, f"the audio cannot be decoded ({detail})", "the file is damaged; copy it again"
     )

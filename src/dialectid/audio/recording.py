@@ -34,7 +34,7 @@ from dialectid.audio.errors import (
     UnknownFormatError,
 )
 from dialectid.audio.sniff import sniff
-from dialectid.audio.source import Source, open_source
+from dialectid.audio.source import Source, open_source, peek_source
 from dialectid.audio.stats import SignalStats, StatsAccumulator
 
 
@@ -87,9 +87,7 @@ class Recording:
         """The mono float32 signal at `sample_rate`, in blocks of about `config.block_s` seconds."""
         rate_in, rate_out = self.facts.sample_rate, self.sample_rate
         block_frames = max(1, round(self.config.block_s * rate_in))
-        resampler = (
-            None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, 1, "float32", "HQ")
-        )
+        resampler = None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, 1, "float32", "HQ")
         channel = self.channel
         for block in self._decoder.blocks(block_frames):
             mono = block.mean(axis=1, dtype=np.float32) if channel is None else block[:, channel]
@@ -106,6 +104,41 @@ class Recording:
         """The whole signal as one array. Prefer `blocks()` for long recordings."""
         parts = list(self.blocks())
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a file's header says, read without decoding the whole file."""
+
+    container: str
+    codec: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+
+    @property
+    def channel(self) -> str:
+        """`telephone` for narrowband audio (8 kHz or a telephone codec), else `wideband`."""
+        narrow = self.sample_rate <= 8000 or self.codec in TELEPHONE_CODECS
+        return "telephone" if narrow else "wideband"
+
+
+TELEPHONE_CODECS = {"pcm_mulaw", "pcm_alaw", "gsm", "amr_nb"}
+
+
+def probe_file(path: str | os.PathLike[str]) -> FileInfo:
+    """Format, codec, rate, channels and duration from the header (decoding only where the
+    container does not state its length). Raises an `AudioError` for unusable files."""
+    source = peek_source(path)
+    container = sniff(source.head, source.size)
+    if container is None:
+        raise UnknownFormatError(path, "not a recognised audio format", "check that it is a recording")
+    decoder = open_decoder(source, container)
+    info = decoder.info
+    frames = info.frames
+    if frames is None:
+        frames = sum(len(block) for block in decoder.blocks(info.sample_rate * 60))
+    return FileInfo(container.name, info.codec, info.sample_rate, info.channels, frames / info.sample_rate)
 
 
 def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = None) -> Recording:

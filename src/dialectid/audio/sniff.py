@@ -38,6 +38,7 @@ _MAGIC: list[tuple[int, bytes, Container]] = [
     (0, b"#!AMR\n", Container("amr", "pyav", "amr")),
     (0, b"\x1a\x45\xdf\xa3", Container("webm", "pyav", "matroska")),
     (0, b"ID3", Container("mp3", "soundfile")),
+    (0, b"NIST_1A\n", Container("sphere", "soundfile")),  # TIMIT, LDC telephone corpora
 ]
 _OGG_CODECS = {b"\x01vorbis": "ogg", b"OpusHead": "ogg", b"\x7fFLAC": "ogg"}
 _3GP_BRANDS = (b"3gp", b"3g2")

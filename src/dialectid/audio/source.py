@@ -48,9 +48,7 @@ def open_source(path: str | os.PathLike[str], max_in_memory_bytes: int) -> Sourc
     if stat.S_ISDIR(info.st_mode):
         raise FileAccessError(path, "is a directory, not a recording", "give the path of a file")
     if not stat.S_ISREG(info.st_mode):
-        raise FileAccessError(
-            path, "is not a regular file (a device, pipe or socket)", "copy the audio to a file"
-        )
+        raise FileAccessError(path, "is not a regular file (a device, pipe or socket)", "copy the audio to a file")
     if info.st_size == 0:
         raise EmptyFileError(path, "the file has zero bytes", "record or copy it again")
     try:
@@ -66,6 +64,28 @@ def open_source(path: str | os.PathLike[str], max_in_memory_bytes: int) -> Sourc
     except OSError as err:
         raise FileAccessError(path, f"cannot be read ({err.strerror})", "check the disk") from None
     return Source(path, info.st_size, digest, info.st_mtime_ns, head)
+
+
+def peek_source(path: str | os.PathLike[str]) -> Source:
+    """Like `open_source` but reads only the head and computes no hash: for quick probing."""
+    path = Path(path)
+    info = _stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise FileAccessError(path, "is not a regular file", "give the path of a recording")
+    if info.st_size == 0:
+        raise EmptyFileError(path, "the file has zero bytes", "record or copy it again")
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(HEAD_BYTES)
+    except OSError as err:
+        raise FileAccessError(path, f"cannot be read ({err.strerror})", "check its permissions") from None
+    return Source(path, info.st_size, "", info.st_mtime_ns, head)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    with Path(path).open("rb") as stream:
+        return _hash_stream(stream, hashlib.sha256())
 
 
 def _hash_stream(stream: BinaryIO, digest: hashlib._Hash) -> str:

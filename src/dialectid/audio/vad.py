@@ -151,9 +151,7 @@ def pad_and_merge(segments: list[Segment], pad_s: float, duration_s: float) -> t
 
 
 @register_detector("energy")
-def energy_probabilities(
-    blocks: Iterable[np.ndarray], sample_rate: int, config: VadConfig
-) -> tuple[np.ndarray, float]:
+def energy_probabilities(blocks: Iterable[np.ndarray], sample_rate: int, config: VadConfig) -> tuple[np.ndarray, float]:
     """Frames more than `energy_margin_db` above the noise floor (10th percentile) are speech."""
     levels = frame_energies_db(blocks, sample_rate)
     if not len(levels):
@@ -164,9 +162,7 @@ def energy_probabilities(
 
 
 @register_detector("silero")
-def silero_probabilities(
-    blocks: Iterable[np.ndarray], sample_rate: int, config: VadConfig
-) -> tuple[np.ndarray, float]:
+def silero_probabilities(blocks: Iterable[np.ndarray], sample_rate: int, config: VadConfig) -> tuple[np.ndarray, float]:
     """Silero VAD speech probability per 32 ms step.
 
     The signal is cut into parts of `config.part_s` seconds on a fixed grid; all parts of a
@@ -227,9 +223,7 @@ def _silero_session():
     path = silero_model_path()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != SILERO_SHA256:
-        raise VadModelError(
-            f"{path}: checksum mismatch for the Silero VAD model; reinstall silero-vad==6.2.3"
-        )
+        raise VadModelError(f"{path}: checksum mismatch for the Silero VAD model; reinstall silero-vad==6.2.3")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from dialectid.cli import data as data_cmd
+from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
 
 app = typer.Typer(
@@ -14,6 +16,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("inspect")(inspect_cmd.inspect)
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(features_cmd.app, name="features")
 
 
 @app.callback()

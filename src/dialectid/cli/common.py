@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from dialectid.errors import DialectidError
 
@@ -38,3 +47,16 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return run
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, description: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr (only on a terminal, and only for more than one item);
+    yields the function that advances it by one."""
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+        TimeRemainingColumn(), console=err, transient=True, disable=total < 2 or not err.is_terminal,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from dialectid.audio import AudioConfig, AudioError, inspect_file
 from dialectid.audio.inspection import error_row
-from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
+from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, progress_bar, user_errors
 from dialectid.config import load_config
 
 _STATUS_STYLE = {"ok": "green", "warn": "yellow", "reject": "red", "error": "bold red"}
@@ -37,14 +36,13 @@ def inspect(
     """
     settings = load_config(config, AudioConfig, overrides or [])
     rows = []
-    with _progress(len(files)) as progress:
-        task = progress.add_task("inspecting", total=len(files))
+    with progress_bar(len(files), "inspecting") as advance:
         for path in files:
             row = _inspect_one(path, settings)
             rows.append(row)
             if as_json:
                 out.print(json.dumps(row), markup=False)
-            progress.advance(task)
+            advance()
     if not as_json:
         _print_table(rows)
     if any(row["status"] == "error" for row in rows):
@@ -56,13 +54,6 @@ def _inspect_one(path: Path, settings: AudioConfig) -> dict[str, Any]:
         return inspect_file(path, settings).to_dict()
     except AudioError as error:
         return error_row(path, error)
-
-
-def _progress(total: int) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=total < 2 or not err.is_terminal,
-    )  # fmt: skip
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

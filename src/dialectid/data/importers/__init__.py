@@ -1,0 +1,73 @@
+"""Corpus importers: one small module per corpus layout, registered by name.
+
+An importer reads a corpus the user already has on disk and yields `Utterance`s; nothing is
+downloaded. `import_corpus("timit", root)` runs one; an unknown name is an error that lists
+the known ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialectid.data.manifest import ManifestError, Utterance
+
+ImportFn = Callable[[Path, Mapping[str, str]], Iterator[Utterance]]
+
+
+@dataclass(frozen=True)
+class Importer:
+    name: str
+    run: ImportFn
+    options: Mapping[str, str]  # option name -> default ("" for none)
+    summary: str
+
+
+IMPORTERS: dict[str, Importer] = {}
+_MODULES = ("folder", "csv_table", "commonvoice", "voxlingua107", "adi17", "timit", "asterisk", "shared")
+
+
+def register_importer(name: str, options: Mapping[str, str] | None = None) -> Callable[[ImportFn], ImportFn]:
+    def add(function: ImportFn) -> ImportFn:
+        summary = (function.__doc__ or "").strip().splitlines()[0]
+        IMPORTERS[name] = Importer(name, function, dict(options or {}), summary)
+        return function
+
+    return add
+
+
+def _load_all() -> None:
+    for module in _MODULES:
+        importlib.import_module(f"dialectid.data.importers.{module}")
+
+
+def get_importer(name: str) -> Importer:
+    _load_all()
+    if name not in IMPORTERS:
+        raise ManifestError(f"unknown importer {name!r}; known importers: {', '.join(sorted(IMPORTERS))}")
+    return IMPORTERS[name]
+
+
+def import_corpus(name: str, root: str | Path, options: Mapping[str, str] | None = None) -> list[Utterance]:
+    """Run importer `name` on `root`; check its options; refuse an empty result."""
+    importer = get_importer(name)
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(importer.options))
+    if unknown:
+        allowed = ", ".join(sorted(importer.options)) or "none"
+        raise ManifestError(f"importer {name!r}: unknown option(s) {', '.join(unknown)}; allowed: {allowed}")
+    root = Path(root)
+    if not root.exists():
+        raise ManifestError(f"{root}: no such corpus folder or file; check the path")
+    settings = {**importer.options, **given}
+    utterances = list(importer.run(root, settings))
+    if not utterances:
+        raise ManifestError(f"{root}: no recordings found for the {name!r} layout; check the folder and layout")
+    ids = set()
+    for utt in utterances:
+        if utt.id in ids:
+            raise ManifestError(f"{root}: duplicate utterance id {utt.id!r}; ids must be unique in a corpus")
+        ids.add(utt.id)
+    return utterances

@@ -1,0 +1,68 @@
+"""Helpers the importers share: finding audio files and reading what their headers say."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from dialectid.audio import AudioError, probe_file
+from dialectid.data.manifest import ManifestError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".3gp", ".webm",
+                  ".gsm", ".au", ".aiff", ".sph"}  # fmt: skip
+
+
+def audio_files(root: Path) -> Iterator[Path]:
+    """Absolute paths of the audio files under `root`, sorted, each real file once (a folder
+    or file that is a symlink to one already seen is skipped)."""
+    root = Path(os.path.abspath(root))
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.suffix.lower() not in AUDIO_SUFFIXES:
+                continue
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                yield path
+
+
+def probe(path: Path) -> tuple[float, str]:
+    """(duration in seconds, channel kind) of one file; a bad file is a `ManifestError`."""
+    try:
+        info = probe_file(path)
+    except AudioError as err:
+        raise ManifestError(f"{err.message} (while importing)") from None
+    return round(info.duration_s, 3), info.channel
+
+
+def read_table(path: Path, delimiter: str = ",", required: tuple[str, ...] = ()) -> list[tuple[int, dict]]:
+    """Rows of a CSV/TSV with their line numbers; missing columns are named in the error."""
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream, delimiter=delimiter)
+            columns = reader.fieldnames or []
+            missing = [c for c in required if c not in columns]
+            if missing:
+                raise ManifestError(
+                    f"{path} line 1: missing column(s) {', '.join(missing)}; found: {', '.join(columns) or 'none'}"
+                )
+            return [(reader.line_num, row) for row in reader]
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such file; check the corpus layout") from None
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ManifestError(f"{path}: cannot be read as a table ({err})") from None
+
+
+def gender_code(value: str | None) -> str | None:
+    """'f'/'m' from the many spellings corpora use (F, female, female_feminine, ...)."""
+    text = (value or "").strip().lower()
+    if text.startswith("f") or text == "w":
+        return "f"
+    if text.startswith("m"):
+        return "m"
+    return None
