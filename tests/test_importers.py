@@ -171,3 +171,20 @@ def test_a_broken_file_in_a_corpus_is_named(tmp_path):
     bad = random_bytes(tmp_path / "en" / "s1" / "broken.wav")
     with pytest.raises(ManifestError, match=f"{bad}: not a recognised audio format"):
         import_corpus("folder", tmp_path)
+
+
+def test_adi17_unknown_dialects(tmp_path):
+    root = adi17_tree(tmp_path)
+    (root / "dev" / "dev.txt").write_text("vidSYR09_000000-000400 SYRIA\n")
+    with pytest.raises(ManifestError, match=r"dev.txt line 1: unknown dialect 'SYRIA'; ADI-17 dialects: ALG, EGY"):
+        import_corpus("adi17", root)
+    clip(root / "train" / "Klingon" / "x_1-2.wav")
+    with pytest.raises(ManifestError, match=r"train/Klingon: unknown dialect 'Klingon'"):
+        import_corpus("adi17", root)
+
+
+def test_expected_labels(tmp_path):
+    folder_tree(tmp_path)
+    assert len(import_corpus("folder", tmp_path, labels=["en", "fr"])) == 6
+    with pytest.raises(ManifestError, match=r"fr/s3/.*: unknown label 'fr'; expected one of en, de"):
+        import_corpus("folder", tmp_path, labels=["en", "de"])

@@ -51,10 +51,12 @@ def import_(
     output: Annotated[Path, typer.Option("--output", "-o", help="Manifest to write (JSONL).")],
     option: Annotated[list[str] | None, typer.Option("--option", help="Importer option key=value.")] = None,
     hash_audio: Annotated[bool, typer.Option("--hash", help="Record each file's sha256 (slower).")] = False,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated labels allowed; others are errors.")] = None,
 ) -> None:
     """Read a corpus from disk into a manifest; nothing is downloaded."""
     get_importer(kind)
-    utterances = import_corpus(kind, source, _options(option))
+    allowed = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
+    utterances = import_corpus(kind, source, _options(option), allowed)
     if hash_audio:
         with progress_bar(len(utterances), "hashing") as advance:
             utterances = [_hashed(u, advance) for u in utterances]

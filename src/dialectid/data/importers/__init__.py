@@ -8,7 +8,7 @@ the known ones.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +50,11 @@ def get_importer(name: str) -> Importer:
     return IMPORTERS[name]
 
 
-def import_corpus(name: str, root: str | Path, options: Mapping[str, str] | None = None) -> list[Utterance]:
-    """Run importer `name` on `root`; check its options; refuse an empty result."""
+def import_corpus(
+    name: str, root: str | Path, options: Mapping[str, str] | None = None, labels: Sequence[str] | None = None
+) -> list[Utterance]:
+    """Run importer `name` on `root`; check its options; refuse an empty result and, where
+    `labels` is given, any utterance whose label is not one of them."""
     importer = get_importer(name)
     given = dict(options or {})
     unknown = sorted(set(given) - set(importer.options))
@@ -67,6 +70,8 @@ def import_corpus(name: str, root: str | Path, options: Mapping[str, str] | None
         raise ManifestError(f"{root}: no recordings found for the {name!r} layout; check the folder and layout")
     ids = set()
     for utt in utterances:
+        if labels is not None and utt.label not in labels:
+            raise ManifestError(f"{utt.path}: unknown label {utt.label!r}; expected one of {', '.join(labels)}")
         if utt.id in ids:
             raise ManifestError(f"{root}: duplicate utterance id {utt.id!r}; ids must be unique in a corpus")
         ids.add(utt.id)

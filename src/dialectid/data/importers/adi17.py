@@ -30,7 +30,7 @@ def import_adi17(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
         for path in audio_files(train):
             parts = path.relative_to(train.absolute()).parts
             if len(parts) >= 2:
-                yield _utterance(path, parts[0], "train")
+                yield _utterance(path, _known(parts[0], f"{train / parts[0]}"), "train")
     for split in ("dev", "test"):
         folder = root / split
         if not folder.is_dir():
@@ -46,7 +46,6 @@ def import_adi17(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
 
 
 def _utterance(path: Path, dialect: str, split: str) -> Utterance:
-    dialect = dialect.upper()
     duration, channel = probe(path)
     return Utterance(
         id=f"{split}/{path.stem}",
@@ -59,7 +58,7 @@ def _utterance(path: Path, dialect: str, split: str) -> Utterance:
         channel=channel,
         split=split,
         source="adi17",
-        extra={"region": REGIONS[dialect]} if dialect in REGIONS else {},
+        extra={"region": REGIONS[dialect]},
     )
 
 
@@ -78,5 +77,11 @@ def _labels(root: Path, split: str) -> tuple[dict[str, str], Path]:
             raise ManifestError(f"{listing} line {number}: expected '<utterance id> <dialect>'")
         if fields[0] in labels:
             raise ManifestError(f"{listing} line {number}: duplicate utterance id {fields[0]!r}")
-        labels[fields[0]] = fields[1]
+        labels[fields[0]] = _known(fields[1], f"{listing} line {number}")
     return labels, listing
+
+
+def _known(dialect: str, where: str) -> str:
+    if dialect.upper() not in REGIONS:
+        raise ManifestError(f"{where}: unknown dialect {dialect!r}; ADI-17 dialects: {', '.join(sorted(REGIONS))}")
+    return dialect.upper()
