@@ -13,6 +13,28 @@ from audiofactory import ALL_FORMATS, espeak, speechlike, write
 FORMAT_SECONDS = 3.0
 
 
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory, monkeypatch):
+    """Each test session keeps its feature cache and encoders away from the user's home."""
+    monkeypatch.setenv("DIALECTID_HOME", str(_session_home(tmp_path_factory)))
+
+
+_HOME: list[Path] = []
+
+
+def _session_home(factory) -> Path:
+    if not _HOME:
+        _HOME.append(factory.mktemp("home"))
+    return _HOME[0]
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory) -> dict[str, Path]:
+    from toy import make_toy_corpus
+
+    return make_toy_corpus(tmp_path_factory.mktemp("toy"))
+
+
 @pytest.fixture(scope="session")
 def format_files(tmp_path_factory) -> dict[str, tuple[Path, np.ndarray, int]]:
     """name -> (file, the signal that was encoded, its rate), one file per supported format."""

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,3 +65,20 @@ def test_any_override_text_gives_a_config_or_a_config_error(text):
         parse_config({}, AudioConfig, [text])
     except ConfigError as error:
         assert "\n" not in error.message
+
+
+def test_every_shipped_training_config_is_valid():
+    """Config sections and model arguments, without touching any data."""
+    from dialectid.features import FeatureConfig
+    from dialectid.models import model_class
+    from dialectid.taxonomy import Taxonomy
+    from dialectid.train.config import TrainConfig
+
+    configs = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+    training = [p for p in configs if p.name not in ("audio.yaml",) and not p.name.startswith("features-")]
+    assert len(training) >= 7
+    for path in training:
+        config = load_config(path, TrainConfig)
+        labels = Taxonomy.from_tree(config.taxonomy.tree, config.taxonomy.out_of_set).leaves
+        args = dict(config.model.args)
+        model_class(config.model.name)(list(labels), FeatureConfig.model_validate(config.features.model_dump()), args)

@@ -1,6 +1,7 @@
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from corpora import (
@@ -166,11 +167,22 @@ def test_empty_and_missing_corpora(tmp_path):
         import_corpus("timit", tmp_path / "nope")
 
 
-def test_a_broken_file_in_a_corpus_is_named(tmp_path):
+def test_unusable_files_are_left_out_and_reported(tmp_path):
+    from dialectid.data.importers import Skipped
+
     folder_tree(tmp_path)
     bad = random_bytes(tmp_path / "en" / "s1" / "broken.wav")
-    with pytest.raises(ManifestError, match=f"{bad}: not a recognised audio format"):
-        import_corpus("folder", tmp_path)
+    empty = tmp_path / "en" / "s2" / "header-only.wav"
+    import soundfile as sf
+
+    sf.write(empty, np.zeros(0, dtype=np.float32), 16000)
+    skipped: list[Skipped] = []
+    utts = import_corpus("folder", tmp_path, skipped=skipped)
+    assert len(utts) == 6
+    assert skipped == [
+        Skipped(str(bad), "not a recognised audio format"),
+        Skipped(str(empty), "holds no audio samples"),
+    ]
 
 
 def test_adi17_unknown_dialects(tmp_path):

@@ -7,6 +7,8 @@ import typer
 from dialectid.cli import data as data_cmd
 from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
+from dialectid.cli import model as model_cmd
+from dialectid.cli import train as train_cmd
 
 app = typer.Typer(
     name="dialectid",
@@ -18,6 +20,9 @@ app = typer.Typer(
 app.command("inspect")(inspect_cmd.inspect)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(features_cmd.app, name="features")
+app.command("train")(train_cmd.train)
+app.command("evaluate")(train_cmd.evaluate)
+app.add_typer(model_cmd.app, name="model")
 
 
 @app.callback()

@@ -56,7 +56,12 @@ def import_(
     """Read a corpus from disk into a manifest; nothing is downloaded."""
     get_importer(kind)
     allowed = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
-    utterances = import_corpus(kind, source, _options(option), allowed)
+    skipped: list = []
+    utterances = import_corpus(kind, source, _options(option), allowed, skipped)
+    for item in skipped[:MAX_LISTED]:
+        err.print(f"skipped: {item.path}: {item.reason}", markup=False)
+    if len(skipped) > MAX_LISTED:
+        err.print(f"... and {len(skipped) - MAX_LISTED} more skipped", markup=False)
     if hash_audio:
         with progress_bar(len(utterances), "hashing") as advance:
             utterances = [_hashed(u, advance) for u in utterances]
@@ -64,7 +69,8 @@ def import_(
     speakers = len({u.speaker for u in utterances if u.speaker})
     hours = sum(u.duration_s or 0 for u in utterances) / 3600
     labels = len({u.label for u in utterances})
-    out.print(f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h")
+    left_out = f", {len(skipped)} unusable files left out" if skipped else ""
+    out.print(f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}")
 
 
 def _hashed(utt, advance):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dialectid.audio import AudioError, probe_file
 from dialectid.data.manifest import ManifestError, Utterance
 
 ImportFn = Callable[[Path, Mapping[str, str]], Iterator[Utterance]]
@@ -50,11 +51,23 @@ def get_importer(name: str) -> Importer:
     return IMPORTERS[name]
 
 
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
 def import_corpus(
-    name: str, root: str | Path, options: Mapping[str, str] | None = None, labels: Sequence[str] | None = None
+    name: str,
+    root: str | Path,
+    options: Mapping[str, str] | None = None,
+    labels: Sequence[str] | None = None,
+    skipped: list[Skipped] | None = None,
 ) -> list[Utterance]:
-    """Run importer `name` on `root`; check its options; refuse an empty result and, where
-    `labels` is given, any utterance whose label is not one of them."""
+    """Run importer `name` on `root`; check its options; read each file's header for its
+    duration and channel. A file that cannot be decoded or holds no audio is left out and
+    recorded in `skipped` (the import goes on); an empty result is an error, and so, where
+    `labels` is given, is any utterance whose label is not one of them."""
     importer = get_importer(name)
     given = dict(options or {})
     unknown = sorted(set(given) - set(importer.options))
@@ -65,7 +78,7 @@ def import_corpus(
     if not root.exists():
         raise ManifestError(f"{root}: no such corpus folder or file; check the path")
     settings = {**importer.options, **given}
-    utterances = list(importer.run(root, settings))
+    utterances = [u for u in map(_probed(skipped), importer.run(root, settings)) if u is not None]
     if not utterances:
         raise ManifestError(f"{root}: no recordings found for the {name!r} layout; check the folder and layout")
     ids = set()
@@ -76,3 +89,20 @@ def import_corpus(
             raise ManifestError(f"{root}: duplicate utterance id {utt.id!r}; ids must be unique in a corpus")
         ids.add(utt.id)
     return utterances
+
+
+def _probed(skipped: list[Skipped] | None) -> Callable[[Utterance], Utterance | None]:
+    def probe(utt: Utterance) -> Utterance | None:
+        try:
+            info = probe_file(utt.path)
+        except AudioError as error:
+            reason = error.problem
+        else:
+            if info.duration_s > 0:
+                return replace(utt, duration_s=utt.duration_s or round(info.duration_s, 3), channel=info.channel)
+            reason = "holds no audio samples"
+        if skipped is not None:
+            skipped.append(Skipped(utt.path, reason))
+        return None
+
+    return probe

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import audio_files, probe
+from dialectid.data.importers.common import audio_files
 from dialectid.data.manifest import ManifestError, Utterance
 
 # ADI-17 country codes and the dialect region each belongs to
@@ -46,7 +46,6 @@ def import_adi17(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
 
 
 def _utterance(path: Path, dialect: str, split: str) -> Utterance:
-    duration, channel = probe(path)
     return Utterance(
         id=f"{split}/{path.stem}",
         path=str(path),
@@ -54,8 +53,6 @@ def _utterance(path: Path, dialect: str, split: str) -> Utterance:
         language="ar",
         dialect=dialect,
         speaker="yt:" + path.stem.rsplit("_", 1)[0],
-        duration_s=duration,
-        channel=channel,
         split=split,
         source="adi17",
         extra={"region": REGIONS[dialect]},

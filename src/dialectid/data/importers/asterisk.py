@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import audio_files, probe
+from dialectid.data.importers.common import audio_files
 from dialectid.data.manifest import Utterance
 
 DEFAULT_ROOT = Path("/usr/share/asterisk/sounds")
@@ -39,7 +39,6 @@ def import_asterisk(root: Path, options: Mapping[str, str]) -> Iterator[Utteranc
             inner = path.relative_to(os.path.abspath(voice))
             if SKIPPED & set(inner.parts[:-1]):
                 continue
-            duration, channel = probe(path)
             yield Utterance(
                 id=f"{locale}/{speaker}/{inner.with_suffix('').as_posix()}",
                 path=str(path),
@@ -48,8 +47,6 @@ def import_asterisk(root: Path, options: Mapping[str, str]) -> Iterator[Utteranc
                 dialect=locale,
                 speaker=speaker,
                 gender=gender,
-                duration_s=duration,
-                channel=channel,
                 source=f"asterisk:{voice.name}",
                 extra={"codec": "gsm" if path.suffix == ".gsm" else "pcm"},
             )

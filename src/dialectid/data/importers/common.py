@@ -7,7 +7,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from dialectid.audio import AudioError, probe_file
 from dialectid.data.manifest import ManifestError
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".3gp", ".webm",
@@ -29,15 +28,6 @@ def audio_files(root: Path) -> Iterator[Path]:
             if real not in seen:
                 seen.add(real)
                 yield path
-
-
-def probe(path: Path) -> tuple[float, str]:
-    """(duration in seconds, channel kind) of one file; a bad file is a `ManifestError`."""
-    try:
-        info = probe_file(path)
-    except AudioError as err:
-        raise ManifestError(f"{err.message} (while importing)") from None
-    return round(info.duration_s, 3), info.channel
 
 
 def read_table(path: Path, delimiter: str = ",", required: tuple[str, ...] = ()) -> list[tuple[int, dict]]:

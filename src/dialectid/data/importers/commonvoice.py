@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import gender_code, probe, read_table
+from dialectid.data.importers.common import gender_code, read_table
 from dialectid.data.manifest import ManifestError, Utterance
 
 SPLITS = {"train.tsv": "train", "dev.tsv": "dev", "test.tsv": "test"}
@@ -50,7 +50,6 @@ def _utterance(root, tsv, line, row, split, durations, options) -> Utterance | N
     path = root / "clips" / row["path"]
     if not path.is_file():
         raise ManifestError(f"{tsv} line {line}: listed clip clips/{row['path']} does not exist")
-    duration, channel = (durations[row["path"]], "wideband") if row["path"] in durations else probe(path)
     return Utterance(
         id=Path(row["path"]).stem,
         path=str(path.absolute()),
@@ -59,8 +58,6 @@ def _utterance(root, tsv, line, row, split, durations, options) -> Utterance | N
         dialect=accent or None,
         speaker=row["client_id"],
         gender=gender_code(row.get("gender")),
-        duration_s=duration,
-        channel=channel,
         split=split,
         source="commonvoice",
         extra={k: row[k] for k in ("age", "sentence") if row.get(k)},

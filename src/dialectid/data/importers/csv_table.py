@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import gender_code, probe, read_table
+from dialectid.data.importers.common import gender_code, read_table
 from dialectid.data.manifest import ManifestError, Utterance
 
 _FIELDS = ("path", "label", "id", "speaker", "gender", "language", "dialect", "duration_s", "split")
@@ -44,7 +44,6 @@ def import_csv(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
             duration_s = float(duration) if duration else None
         except ValueError:
             raise ManifestError(f"{where}: duration {duration!r} is not a number") from None
-        duration_s, channel = (duration_s, None) if duration_s is not None else probe(path)
         yield Utterance(
             id=column("id") or relative,
             path=str(path),
@@ -54,7 +53,6 @@ def import_csv(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
             speaker=column("speaker"),
             gender=gender_code(column("gender")),
             duration_s=duration_s,
-            channel=channel,
             split=column("split"),
             source="csv",
         )

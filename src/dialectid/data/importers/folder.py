@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import audio_files, probe
+from dialectid.data.importers.common import audio_files
 from dialectid.data.manifest import Utterance
 
 
@@ -24,14 +24,11 @@ def import_folder(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]
             continue  # files directly in the root have no label folder
         label = parts[0]
         speaker = f"{label}/{parts[depth]}" if depth and len(parts) > depth + 1 else None
-        duration, channel = probe(path)
         yield Utterance(
             id="/".join(parts)[: -len(path.suffix)],
             path=str(path),
             label=label,
             language=options["language"] or None,
             speaker=speaker,
-            duration_s=duration,
-            channel=channel,
             source="folder",
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import audio_files, probe
+from dialectid.data.importers.common import audio_files
 from dialectid.data.manifest import Utterance
 
 REGIONS = {
@@ -30,7 +30,6 @@ def import_timit(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
             continue
         region, speaker = found
         split = next((p.lower() for p in parts if p.lower() in ("train", "test")), None)
-        duration, channel = probe(path)
         yield Utterance(
             id=f"{speaker}/{path.stem.lower()}",
             path=str(path),
@@ -39,8 +38,6 @@ def import_timit(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
             dialect=region,
             speaker=speaker,
             gender=speaker[0],
-            duration_s=duration,
-            channel=channel,
             split=split,
             source="timit",
             extra={"region": REGIONS[region]},

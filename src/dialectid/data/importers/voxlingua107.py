@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import audio_files, probe
+from dialectid.data.importers.common import audio_files
 from dialectid.data.manifest import Utterance
 
 
@@ -20,14 +20,11 @@ def import_voxlingua107(root: Path, options: Mapping[str, str]) -> Iterator[Utte
             continue
         language = parts[0]
         video = path.stem.split("__")[0]
-        duration, channel = probe(path)
         yield Utterance(
             id=f"{language}/{path.stem}",
             path=str(path),
             label=language,
             language=language,
             speaker=f"yt:{video}",
-            duration_s=duration,
-            channel=channel,
             source="voxlingua107",
         )

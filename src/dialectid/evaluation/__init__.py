@@ -1,0 +1,1 @@
+"""Evaluation: LRE-grade metrics, breakdowns, plots and the evaluation report."""

@@ -1,0 +1,90 @@
+"""What every model is: a registered class that turns clips into one score per label.
+
+Models score clips; calibration (a separate object) turns scores into posteriors. Every
+model's learned state is a flat dict of numpy arrays, stored in safetensors: nothing is
+pickled, and loading runs no code from the bundle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import ValidationError
+
+from dialectid.config import StrictModel
+from dialectid.errors import ConfigError
+from dialectid.features import FeatureConfig
+
+
+@dataclass
+class FitContext:
+    """What the trainer hands a model besides the data."""
+
+    seed: int = 0
+    threads: int = 2
+    training: Any = None  # the TrainingConfig, for neural models
+    run_dir: Any = None  # where checkpoints go
+    resume: bool = False
+    progress: Callable[..., None] = field(default=lambda **_: None)
+    log: Callable[[str], None] = field(default=lambda _: None)
+
+
+@dataclass
+class Clips:
+    """Training or dev clips: model inputs (feature matrices or 16 kHz signals) and targets."""
+
+    inputs: list[np.ndarray]
+    targets: np.ndarray
+    durations: np.ndarray
+
+
+class LidModel:
+    """Subclasses set `name`, `input` and `Args`, and implement fit / scores / state / load_state."""
+
+    name: ClassVar[str]
+    input: ClassVar[Literal["features", "audio"]] = "features"
+    Args: ClassVar[type[StrictModel]] = StrictModel
+
+    def __init__(self, labels: Sequence[str], features: FeatureConfig, args: dict[str, Any] | None = None) -> None:
+        self.labels = list(labels)
+        self.features = features
+        try:
+            self.args = self.Args.model_validate(args or {})
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"model.args.{where}: {first['msg']} (model {self.name!r})") from None
+
+    def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> LidModel:
+        raise NotImplementedError
+
+    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """(N, labels) scores; higher means more likely. Each clip is scored on its own, so a
+        clip's scores never depend on what else is in the batch."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def encoder(self) -> dict[str, str] | None:
+        """The external encoder the model needs (name, sha256), or None."""
+        return None
+
+
+MODELS: dict[str, type[LidModel]] = {}
+
+
+def register_model(cls: type[LidModel]) -> type[LidModel]:
+    MODELS[cls.name] = cls
+    return cls
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

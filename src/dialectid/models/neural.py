@@ -1,0 +1,209 @@
+"""`xvector` and `ecapa`: networks trained from scratch on random crops, batched by seconds.
+
+Training is resumable: every epoch leaves a checkpoint (weights in safetensors, optimizer state
+as plain tensors), and each epoch draws its crops and batch order from a generator seeded by
+(seed, epoch), so a resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from dialectid.config import StrictModel
+from dialectid.models.base import Clips, FitContext, LidModel, log_softmax, register_model
+from dialectid.models.networks import CosineHead, Ecapa, XVector
+
+FRAMES_PER_SECOND = 100  # features are framed every 10 ms
+
+
+class NetworkArgs(StrictModel):
+    channels: int = Field(128, ge=8, le=1024)
+    embedding: int = Field(128, ge=8, le=1024)
+    loss: Literal["softmax", "aam"] = "softmax"
+    aam_margin: float = Field(0.2, ge=0, le=0.5)
+    aam_scale: float = Field(30.0, gt=0)
+
+
+class NetworkModel(LidModel):
+    """Shared by the x-vector and the ECAPA-TDNN: build, train with checkpoints, score, embed."""
+
+    Args = NetworkArgs
+    network: type[nn.Module]
+
+    def _build(self, seed: int) -> None:
+        with torch.random.fork_rng():  # seeded initialisation without touching the global generator
+            torch.manual_seed(seed)
+            self.net = self.network(self.features.dim, len(self.labels), self.args.channels, self.args.embedding)
+            self.cosine = CosineHead(self.args.embedding, len(self.labels), self.args.aam_scale, self.args.aam_margin)
+        self.modules = nn.ModuleDict({"net": self.net, "cosine": self.cosine})
+
+    def _logits(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        if self.args.loss == "aam":
+            return self.cosine(self.net.embedding(x), targets)
+        return self.net(x)
+
+    # ---- training -----------------------------------------------------------------------------
+    def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> NetworkModel:
+        cfg = context.training
+        self._build(cfg.seed)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(context.threads)
+        try:
+            self._train(train, dev, context)
+        finally:
+            torch.set_num_threads(threads)
+        return self
+
+    def _train(self, train: Clips, dev: Clips | None, context: FitContext) -> None:
+        cfg = context.training
+        optimizer = _optimizer(self.modules.parameters(), cfg)
+        schedule = _schedule(optimizer, cfg)
+        folder = Path(context.run_dir) / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {"epoch": 0, "best_accuracy": -1.0, "best_epoch": 0, "stale": 0}
+        if context.resume and (folder / "state.json").is_file():
+            state = self._restore(folder, optimizer, schedule)
+            context.log(f"resumed after epoch {state['epoch']}")
+        loss_fn = nn.CrossEntropyLoss()
+        for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
+            if state["stale"] >= cfg.patience:
+                context.log(f"early stop: no better dev accuracy for {cfg.patience} epochs")
+                break
+            rng = np.random.default_rng([cfg.seed, epoch])
+            self.modules.train()
+            losses = []
+            batches = list(_batches(train, cfg.batch_seconds, cfg.crop_s, rng))
+            for step, (x, y) in enumerate(batches, start=1):
+                optimizer.zero_grad()
+                loss = loss_fn(self._logits(x, y), y)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                context.progress(epoch=epoch, epochs=cfg.epochs, step=step, steps=len(batches), loss=losses[-1])
+            schedule.step()
+            accuracy = self._accuracy(dev) if dev is not None else float("nan")
+            row = {"epoch": epoch, "loss": float(np.mean(losses)), "dev_accuracy": accuracy,
+                   "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
+            getattr(context, "epoch", lambda _: None)(row)
+            context.progress(epoch=epoch, epochs=cfg.epochs, dev_accuracy=accuracy, loss=row["loss"])
+            context.log(json.dumps(row))
+            improved = dev is None or accuracy > state["best_accuracy"]
+            state.update(epoch=epoch, stale=0 if improved else state["stale"] + 1)
+            if improved:
+                state.update(best_accuracy=accuracy if dev is not None else -1.0, best_epoch=epoch)
+                save_file(self.modules.state_dict(), folder / "best.safetensors")
+            self._checkpoint(folder, epoch, optimizer, schedule, state)
+        self.modules.load_state_dict(load_file(folder / "best.safetensors"))
+        self.modules.eval()
+
+    def _accuracy(self, clips: Clips) -> float:
+        return float((self.scores(clips.inputs).argmax(axis=1) == clips.targets).mean())
+
+    def _checkpoint(self, folder: Path, epoch: int, optimizer, schedule, state: dict) -> None:
+        save_file(self.modules.state_dict(), folder / f"epoch-{epoch:03d}.safetensors")
+        torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()},
+                   folder / f"epoch-{epoch:03d}.optim.pt")  # fmt: skip
+        (folder / "state.json.tmp").write_text(json.dumps(state))
+        (folder / "state.json.tmp").replace(folder / "state.json")  # the epoch counts only once complete
+
+    def _restore(self, folder: Path, optimizer, schedule) -> dict:
+        state = json.loads((folder / "state.json").read_text())
+        epoch = state["epoch"]
+        self.modules.load_state_dict(load_file(folder / f"epoch-{epoch:03d}.safetensors"))
+        saved = torch.load(folder / f"epoch-{epoch:03d}.optim.pt", weights_only=True)
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        return state
+
+    # ---- inference ---------------------------------------------------------------------------
+    def _tensor(self, features: np.ndarray) -> torch.Tensor:
+        frames = features if len(features) >= self.net.min_frames else _tile(features, self.net.min_frames)
+        return torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).unsqueeze(0)
+
+    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        self.modules.eval()
+        with torch.inference_mode():
+            logits = [self._logits(self._tensor(f)).numpy()[0] for f in inputs]
+        return log_softmax(np.stack(logits).astype(np.float64))
+
+    def embeddings(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        self.modules.eval()
+        with torch.inference_mode():
+            return np.stack([self.net.embedding(self._tensor(f)).numpy()[0] for f in inputs])
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.modules.state_dict().items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self._build(0)
+        self.modules.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
+        self.modules.eval()
+
+
+@register_model
+class XVectorModel(NetworkModel):
+    """A TDNN x-vector network with statistics pooling."""
+
+    name = "xvector"
+    network = XVector
+
+
+@register_model
+class EcapaModel(NetworkModel):
+    """A compact ECAPA-TDNN (SE-Res2Net blocks, attentive statistics pooling)."""
+
+    name = "ecapa"
+    network = Ecapa
+
+
+def _tile(features: np.ndarray, frames: int) -> np.ndarray:
+    if len(features) == 0:
+        return np.zeros((frames, features.shape[1]), dtype=np.float32)
+    return np.resize(features, (frames, features.shape[1]))
+
+
+def _batches(clips: Clips, batch_seconds: float, crop_s: tuple[float, float], rng: np.random.Generator
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:  # fmt: skip
+    """Batches decided by total seconds: each batch draws one crop length, so nothing is padded;
+    clips shorter than the crop are repeated to fill it."""
+    order = rng.permutation(len(clips.inputs))
+    position = 0
+    while position < len(order):
+        length = int(rng.uniform(*crop_s) * FRAMES_PER_SECOND)
+        count = max(1, int(batch_seconds * FRAMES_PER_SECOND / length))
+        chosen = order[position : position + count]
+        position += count
+        crops = []
+        for i in chosen:
+            features = clips.inputs[i]
+            if len(features) <= length:
+                crops.append(_tile(features, length))
+            else:
+                start = int(rng.integers(0, len(features) - length + 1))
+                crops.append(features[start : start + length])
+        yield torch.from_numpy(np.stack(crops).astype(np.float32)), torch.from_numpy(clips.targets[chosen])
+
+
+def _optimizer(parameters, cfg) -> torch.optim.Optimizer:
+    parameters = list(parameters)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return kind(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _schedule(optimizer, cfg):
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, cfg.epochs // 3), gamma=0.3)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)

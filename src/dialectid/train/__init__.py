@@ -1,0 +1,1 @@
+"""Training: typed configs, the trainer, augmentation and calibration."""

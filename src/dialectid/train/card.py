@@ -1,0 +1,70 @@
+"""MODEL_CARD.md: what a model is for, what it was trained on, how well it does, where it fails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str, Any], metrics: dict[str, Any],
+                limitations: list[str]) -> str:  # fmt: skip
+    unseen = metrics.get("speakers_unseen_in_training")
+    where = {True: "speakers unseen in training", False: "a set that shares speakers with training (optimistic)",
+             None: "a held-out set (speaker overlap unknown)"}[unseen]  # fmt: skip
+    lines = [
+        f"# Model card: {name}",
+        "",
+        "## Intended use",
+        "",
+        "Identifying the language or dialect of a speech sample as ONE source of information for a",
+        "trained caseworker or linguist. **The result assists a human assessment; it is not evidence.**",
+        "It must not be the sole basis of any decision about a person.",
+        "",
+        f"Model: `{model}`. Labels: {', '.join(labels)}.",
+        "",
+        "## Training data",
+        "",
+        "| label | clips | speakers | hours |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, row in fingerprint.get("per_label", {}).items():
+        lines.append(f"| {label} | {row['clips']} | {row['speakers']} | {row['hours']:.2f} |")
+    lines += ["", f"Manifests (sha256): {', '.join(f'{k}={v[:12]}' for k, v in fingerprint.get('manifests', {}).items())}",
+              "", "## Results", ""]  # fmt: skip
+    if metrics.get("n"):
+        lines += [
+            f"Measured on {metrics['n']} clips of {where} (`{metrics.get('manifest', '')}`):",
+            "",
+            f"- accuracy {_pct(metrics.get('accuracy'))}, balanced accuracy {_pct(metrics.get('balanced_accuracy'))}",
+            f"- Cavg {metrics.get('cavg')} (minimum {metrics.get('min_cavg')}), Cllr {metrics.get('cllr')} bits, "
+            f"ECE {metrics.get('ece')}",
+            "",
+            "By clip duration: "
+            + "; ".join(
+                f"{k}: {_pct(v.get('accuracy'))} of {v['n']}" for k, v in metrics.get("by_duration", {}).items()
+            ),  # fmt: skip
+        ]
+        for field, groups in metrics.get("by_group", {}).items():
+            lines.append(
+                f"By {field}: " + "; ".join(f"{k}: {_pct(v.get('accuracy'))} of {v['n']}" for k, v in groups.items())
+            )
+    else:
+        lines.append("No held-out evaluation was run: there is no evidence of how well this model works.")
+    lines += ["", "## Limitations", ""] + [f"- {item}" for item in limitations] + [""]
+    return "\n".join(lines)
+
+
+def standard_limitations(fingerprint: dict[str, Any]) -> list[str]:
+    notes = [
+        "Speech in a language or dialect outside the labels above gets a wrong label with some probability;"
+        " low top probabilities and the out-of-set status exist for this reason.",
+        "Accuracy falls on short speech (see the duration breakdown) and on channels unlike the training data.",
+    ]
+    thin = [label for label, row in fingerprint.get("per_label", {}).items() if row["speakers"] < 5]
+    if thin:
+        notes.append(f"Few training speakers for {', '.join(thin)}: the model may have learned voices rather"
+                     " than dialects there.")  # fmt: skip
+    return notes

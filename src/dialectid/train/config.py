@@ -1,0 +1,77 @@
+"""The training config: one data-only YAML per experiment, validated into these objects.
+
+Unknown keys are errors; `--set training.epochs=3` overrides; nothing in a config runs code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from dialectid.config import StrictModel
+from dialectid.features import FeatureConfig
+
+
+class DataConfig(StrictModel):
+    train: Path = Field(description="training manifest (JSONL)")
+    dev: Path | None = Field(None, description="dev manifest: early stopping and calibration")
+    test: Path | None = Field(None, description="test manifest: the evaluation written into the bundle")
+
+
+class TaxonomyConfig(StrictModel):
+    tree: dict[str, Any] | list[str] = Field(description="family -> language -> [dialects]; leaves are the labels")
+    out_of_set: bool = Field(False, description="add an 'out_of_set' class, trained on manifest rows with that label")
+
+
+class ModelConfig(StrictModel):
+    name: str = Field(description="registered model name, e.g. stats-logreg, gmm, xvector, ecapa")
+    args: dict[str, Any] = Field(default_factory=dict, description="model-specific arguments")
+
+
+class AugmentationConfig(StrictModel):
+    """Training-time only. Each augmented copy draws every enabled effect at random."""
+
+    copies: int = Field(0, ge=0, le=10, description="augmented copies per training clip (0: off)")
+    noise_snr_db: tuple[float, float] | None = (5.0, 30.0)
+    speeds: list[float] = [0.9, 1.0, 1.1]
+    telephone_probability: float = Field(0.5, ge=0, le=1)
+    codecs: list[Literal["mulaw", "alaw", "gsm"]] = ["mulaw", "alaw", "gsm"]
+    gain_db: tuple[float, float] | None = (-6.0, 6.0)
+    seed: int = 0
+
+
+class TrainingConfig(StrictModel):
+    epochs: int = Field(10, ge=1)
+    batch_seconds: float = Field(120.0, gt=0, description="a batch holds about this much audio")
+    crop_s: tuple[float, float] = Field((2.0, 4.0), description="random training crops, seconds")
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    lr_schedule: Literal["constant", "cosine", "step"] = "cosine"
+    seed: int = 0
+    patience: int = Field(3, ge=1, description="stop after this many epochs without better dev accuracy")
+    threads: int = Field(2, ge=1)
+
+
+class CalibrationConfig(StrictModel):
+    method: Literal["logistic", "temperature", "none"] = "logistic"
+    duration_covariate: bool = Field(False, description="let the calibration depend on log speech duration")
+
+
+class OutputConfig(StrictModel):
+    runs_dir: Path = Path("runs")
+    bundle: Path | None = Field(None, description="where to export the bundle [runs/<name>/bundle]")
+
+
+class TrainConfig(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    data: DataConfig
+    taxonomy: TaxonomyConfig
+    features: FeatureConfig = FeatureConfig()
+    model: ModelConfig
+    augmentation: AugmentationConfig = AugmentationConfig()
+    training: TrainingConfig = TrainingConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    output: OutputConfig = OutputConfig()

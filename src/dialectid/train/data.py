@@ -1,0 +1,49 @@
+"""Turn manifests into model inputs: cached features, or 16 kHz signals for audio models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from dialectid.audio import AudioError, IngestConfig, load_recording
+from dialectid.data import Manifest, ManifestError
+from dialectid.features import FeatureConfig
+from dialectid.features.cache import FeatureCache
+from dialectid.features.job import features_for
+from dialectid.models.base import Clips
+
+AUDIO_RATE = 16000  # audio models (Whisper) take 16 kHz input
+
+
+def load_signal(path, features: FeatureConfig, rate: int | None = None) -> np.ndarray:
+    config = IngestConfig(sample_rate=rate or features.sample_rate, channel_policy=features.channel_policy)
+    return load_recording(path, config).samples()
+
+
+def load_clips(
+    manifest: Manifest,
+    labels: list[str],
+    features: FeatureConfig,
+    input_kind: str,
+    cache: FeatureCache | None,
+    advance: Callable[[], None] = lambda: None,
+) -> Clips:
+    """Inputs, target indices and durations of every utterance; a bad file stops training with
+    its message (a training set must be clean: fix or drop the file)."""
+    index = {label: i for i, label in enumerate(labels)}
+    inputs, targets, durations = [], [], []
+    for utt in manifest:
+        path = manifest.path_of(utt)
+        try:
+            if input_kind == "features":
+                data = features_for(path, features, cache)[0]
+            else:
+                data = load_signal(path, features, AUDIO_RATE)
+        except AudioError as error:
+            raise ManifestError(f"{error.message} (utterance {utt.id!r})") from None
+        inputs.append(data)
+        targets.append(index[utt.label])
+        durations.append(utt.duration_s or 0.0)
+        advance()
+    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations))
