@@ -30,6 +30,7 @@ class FitContext:
     resume: bool = False
     progress: Callable[..., None] = field(default=lambda **_: None)
     log: Callable[[str], None] = field(default=lambda _: None)
+    epoch: Callable[[dict], None] = field(default=lambda _: None)  # one metrics row per epoch
 
 
 @dataclass

@@ -93,7 +93,7 @@ class NetworkModel(LidModel):
             accuracy = self._accuracy(dev) if dev is not None else float("nan")
             row = {"epoch": epoch, "loss": float(np.mean(losses)), "dev_accuracy": accuracy,
                    "lr": optimizer.param_groups[0]["lr"]}  # fmt: skip
-            getattr(context, "epoch", lambda _: None)(row)
+            context.epoch(row)
             context.progress(epoch=epoch, epochs=cfg.epochs, dev_accuracy=accuracy, loss=row["loss"])
             context.log(json.dumps(row))
             improved = dev is None or accuracy > state["best_accuracy"]

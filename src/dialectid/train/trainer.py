@@ -76,8 +76,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
              for part, manifest in manifests.items()}  # fmt: skip
     train_clips = with_augmentation(clips["train"], manifests["train"], config, model)
     context = FitContext(seed=config.training.seed, threads=config.training.threads, training=config.training,
-                         run_dir=run_dir, resume=resume, progress=progress, log=log)  # fmt: skip
-    context.epoch = log.epoch  # type: ignore[attr-defined]
+                         run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
     model.fit(train_clips, clips.get("dev"), context)
     calibrator = fit_calibrator(model, clips.get("dev"), config, log)
     held_out = "test" if "test" in clips else "dev" if "dev" in clips else None
