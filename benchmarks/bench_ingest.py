@@ -117,12 +117,13 @@ def cpu_model() -> str:
     return platform.machine()
 
 
-def update_report(path: Path, table: str) -> None:
+def update_report(path: Path, table: str, marker: str = MARKER) -> None:
+    """Replace this benchmark's section of the report (between its markers), or append it."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{MARKER}\n{table}\n{MARKER}"
-    if MARKER in text:
-        before, _, rest = text.partition(MARKER)
-        _, _, after = rest.partition(MARKER)
+    block = f"{marker}\n{table}\n{marker}"
+    if marker in text:
+        before, _, rest = text.partition(marker)
+        _, _, after = rest.partition(marker)
         text = before + block + after
     else:
         text = text.rstrip() + "\n\n" + block + "\n"

@@ -87,3 +87,30 @@ def islands(clips: list[np.ndarray], gaps_s: list[float], rate: int = 16000, noi
     signal = np.concatenate(parts)
     signal += rng.normal(0, 10 ** (noise_db / 20), len(signal)).astype(np.float32)
     return signal, spans
+
+
+@pytest.fixture(scope="session")
+def whisper_bundle(toy_corpus, tmp_path_factory):
+    """Whisper-base back-end trained on the toy corpus (all three languages)."""
+    return _train_toy(toy_corpus, tmp_path_factory.mktemp("whisper"), "whisper-backend")
+
+
+@pytest.fixture(scope="session")
+def english_german_bundle(toy_corpus, tmp_path_factory):
+    """The same without Spanish: Spanish speech is then from an unknown class."""
+    from toy import TREE, without_label
+
+    folder = tmp_path_factory.mktemp("ende")
+    manifests = without_label(toy_corpus, "es", folder / "data")
+    tree = {"germanic": TREE["germanic"]}
+    return _train_toy(manifests, folder, "whisper-backend", taxonomy={"tree": tree})
+
+
+def _train_toy(manifests, folder, model, **sections):
+    from dialectid.config import load_config
+    from dialectid.train.config import TrainConfig
+    from dialectid.train.trainer import train
+    from toy import write_config
+
+    path = write_config(folder / "config.yaml", manifests, model, folder / "runs", **sections)
+    return train(load_config(path, TrainConfig)).bundle

@@ -75,10 +75,20 @@ def test_every_shipped_training_config_is_valid():
     from dialectid.train.config import TrainConfig
 
     configs = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
-    training = [p for p in configs if p.name not in ("audio.yaml",) and not p.name.startswith("features-")]
+    training = [
+        p for p in configs if p.name not in ("audio.yaml", "scoring.yaml") and not p.name.startswith("features-")
+    ]
     assert len(training) >= 7
     for path in training:
         config = load_config(path, TrainConfig)
         labels = Taxonomy.from_tree(config.taxonomy.tree, config.taxonomy.out_of_set).leaves
         args = dict(config.model.args)
         model_class(config.model.name)(list(labels), FeatureConfig.model_validate(config.features.model_dump()), args)
+
+
+def test_shipped_scoring_config_is_valid():
+    from dialectid.scoring import ScoringConfig
+
+    shipped = Path(__file__).resolve().parent.parent / "configs" / "scoring.yaml"
+    config = load_config(shipped, ScoringConfig)
+    assert config.windows.window_s == 4.0 and config.decision.min_speech_s == 3.0

@@ -1,4 +1,5 @@
 import multiprocessing
+import time
 import zlib
 
 import numpy as np
@@ -141,10 +142,11 @@ def _writer(root, worker, rounds):
         cache.put("cd" * 32, data)
 
 
-def _reader(root, rounds, queue):
+def _reader(root, writers_done, queue):
     cache = FeatureCache(root, FeatureConfig(n_mels=8))
     seen, bad = 0, []
-    for _ in range(rounds):
+    deadline = time.monotonic() + 120
+    while not writers_done.is_set() and time.monotonic() < deadline:  # read for as long as anyone writes
         data = cache.get("cd" * 32)
         if data is None:
             if seen:  # once an entry exists, a reader must never find it missing or half-written
@@ -159,14 +161,17 @@ def _reader(root, rounds, queue):
 
 def test_concurrent_writers_never_corrupt_an_entry(tmp_path):
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
+    queue, writers_done = context.Queue(), context.Event()
     writers = [context.Process(target=_writer, args=(tmp_path, w, 150)) for w in range(4)]
-    reader = context.Process(target=_reader, args=(tmp_path, 3000, queue))
+    reader = context.Process(target=_reader, args=(tmp_path, writers_done, queue))
     for process in (*writers, reader):
         process.start()
-    for process in (*writers, reader):
+    for process in writers:
         process.join(timeout=120)
         assert process.exitcode == 0
+    writers_done.set()
+    reader.join(timeout=30)
+    assert reader.exitcode == 0
     seen, bad = queue.get(timeout=10)
     assert seen > 0 and bad == []
     final = FeatureCache(tmp_path, FeatureConfig(n_mels=8)).get("cd" * 32)

@@ -41,8 +41,8 @@ def make_toy_corpus(root: Path) -> dict[str, Path]:
     return {split: _written(root / f"{split}.jsonl", utts) for split, utts in rows.items()}
 
 
-def _written(path: Path, utts: list[Utterance]) -> Path:
-    write_manifest(path, utts)
+def _written(path: Path, utts: list[Utterance], base: Path | None = None) -> Path:
+    write_manifest(path, utts, source_base=base)
     return path
 
 
@@ -60,3 +60,29 @@ def write_config(path: Path, manifests: dict[str, Path], model_name: str, runs: 
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def without_label(manifests: dict[str, Path], label: str, folder: Path) -> dict[str, Path]:
+    """The same splits with one language left out (to test speech from an unknown class)."""
+    from dialectid.data import read_manifest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = {}
+    for split, path in manifests.items():
+        source = read_manifest(path)
+        kept[split] = _written(folder / f"{split}.jsonl", [u for u in source if u.label != label], source.base)
+    return kept
+
+
+def concatenate(paths: list[Path], out: Path, pause_s: float = 0.4, rate: int = 22050) -> Path:
+    """Clips joined with short pauses of faint noise into one recording."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(len(paths))
+    parts = []
+    for path in paths:
+        audio, _ = sf.read(path, dtype="float32")
+        parts += [audio, rng.normal(0, 1e-4, int(pause_s * rate)).astype(np.float32)]
+    sf.write(out, np.concatenate(parts), rate)
+    return out

@@ -13,13 +13,17 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-__all__ = ["ConfigError", "DialectidError", "__version__", "load_model"]
+__all__ = ["ConfigError", "DialectidError", "__version__", "analyse", "load_model"]
 
 
 def __getattr__(name: str):
-    """`dialectid.load_model` without importing torch and friends when the package is imported."""
+    """`dialectid.load_model` and `dialectid.analyse`, imported only when first used."""
     if name == "load_model":
         from dialectid.models.bundle import load_model
 
         return load_model
+    if name == "analyse":
+        from dialectid.scoring import analyse
+
+        return analyse
     raise AttributeError(f"module 'dialectid' has no attribute {name!r}")

@@ -181,7 +181,7 @@ def silero_probabilities(blocks: Iterable[np.ndarray], sample_rate: int, config:
 
 
 def _parts(
-    blocks: Iterable[np.ndarray], part: int, context: int, parts_per_group: int = 32
+    blocks: Iterable[np.ndarray], part: int, context: int, parts_per_group: int = 8
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Groups of whole parts (the last one zero-padded) with the samples before the group."""
     buffer = np.zeros(0, dtype=np.float32)

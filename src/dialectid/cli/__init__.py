@@ -8,6 +8,7 @@ from dialectid.cli import data as data_cmd
 from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
 from dialectid.cli import model as model_cmd
+from dialectid.cli import score as score_cmd
 from dialectid.cli import train as train_cmd
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(features_cmd.app, name="features")
 app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
+app.command("score")(score_cmd.score)
 app.add_typer(model_cmd.app, name="model")
 
 

@@ -13,8 +13,6 @@ utterance by utterance on its true length, so padding never changes an utterance
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torchaudio.compliance.kaldi as kaldi
 
 from dialectid.features.config import FeatureConfig
 
@@ -67,6 +65,9 @@ def _base_features(scaled: np.ndarray, config: FeatureConfig) -> np.ndarray:
         num_mel_bins=config.n_mels,
         energy_floor=1.0,  # log floor for silent frames, as Kaldi's recipes use
     )
+    import torch  # imported here: scoring with a model that needs no features never loads torch
+    import torchaudio.compliance.kaldi as kaldi
+
     waveform = torch.from_numpy(np.ascontiguousarray(scaled)).unsqueeze(0)
     with torch.inference_mode():
         if config.kind == "fbank":

@@ -7,13 +7,17 @@ import importlib
 from dialectid.errors import ConfigError
 from dialectid.models.base import MODELS, LidModel
 
-_MODULES = ("classical", "neural", "embedding", "whisper")
+# name -> the module that registers it; a module is imported only when one of its models is used,
+# so scoring with the Whisper back-end never loads torch.
+MODEL_MODULES = {
+    "stats-logreg": "classical", "gmm": "classical", "xvector": "neural", "ecapa": "neural",
+    "embedding-backend": "embedding", "whisper-backend": "whisper", "whisper-lid": "whisper",
+}  # fmt: skip
 
 
 def model_class(name: str) -> type[LidModel]:
     """The model registered as `name`; an unknown name lists the known ones."""
-    for module in _MODULES:
-        importlib.import_module(f"dialectid.models.{module}")
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    if name not in MODEL_MODULES:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(MODEL_MODULES))}")
+    importlib.import_module(f"dialectid.models.{MODEL_MODULES[name]}")
     return MODELS[name]

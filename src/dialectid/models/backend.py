@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.linear_model import LogisticRegression
 
 from dialectid.models.base import log_softmax
 from dialectid.models.classical import usable_scale
+
+_STATE = ("mean_", "scale_", "projection_", "center_", "weight_", "bias_", "class_means_", "known_", "spread_")
 
 
 class EmbeddingBackend:
@@ -19,6 +19,9 @@ class EmbeddingBackend:
         self.classes, self.kind, self.lda_dim, self.c, self.seed = classes, kind, lda_dim, c, seed
 
     def fit(self, embeddings: np.ndarray, targets: np.ndarray) -> EmbeddingBackend:
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis  # fitting only, see classical.py
+        from sklearn.linear_model import LogisticRegression
+
         x = embeddings.astype(np.float64)
         self.mean_, self.scale_ = x.mean(axis=0), usable_scale(x.std(axis=0))
         z = (x - self.mean_) / self.scale_
@@ -31,6 +34,11 @@ class EmbeddingBackend:
         else:
             self.projection_, self.center_ = np.eye(z.shape[1]), np.zeros(z.shape[1])
         y = (z - self.center_) @ self.projection_
+        self.class_means_ = np.zeros((self.classes, y.shape[1]))
+        self.class_means_[present] = np.stack([y[targets == c].mean(axis=0) for c in present])
+        self.known_ = np.isin(np.arange(self.classes), present).astype(np.uint8)
+        residual = y - self.class_means_[targets]
+        self.spread_ = usable_scale(residual.std(axis=0))
         self.weight_ = np.zeros((self.classes, y.shape[1]))
         self.bias_ = np.full(self.classes, -30.0)  # classes without training data are never likely
         if self.kind == "gaussian":
@@ -47,14 +55,22 @@ class EmbeddingBackend:
             self.weight_[present], self.bias_[present] = coef, intercept
         return self
 
+    def _project(self, embeddings: np.ndarray) -> np.ndarray:
+        return ((embeddings.astype(np.float64) - self.mean_) / self.scale_ - self.center_) @ self.projection_
+
     def scores(self, embeddings: np.ndarray) -> np.ndarray:
-        y = ((embeddings.astype(np.float64) - self.mean_) / self.scale_ - self.center_) @ self.projection_
-        return log_softmax(y @ self.weight_.T + self.bias_)
+        return log_softmax(self._project(embeddings) @ self.weight_.T + self.bias_)
+
+    def novelty(self, embeddings: np.ndarray) -> np.ndarray:
+        """RMS distance, in within-class standard deviations, to the nearest class mean."""
+        y = self._project(embeddings)
+        means = self.class_means_[self.known_.astype(bool)]
+        distance = (((y[:, None, :] - means[None]) / self.spread_) ** 2).mean(axis=2)
+        return np.sqrt(distance.min(axis=1))
 
     def state(self, prefix: str = "backend.") -> dict[str, np.ndarray]:
-        names = ("mean_", "scale_", "projection_", "center_", "weight_", "bias_")
-        return {prefix + name.rstrip("_"): getattr(self, name) for name in names}
+        return {prefix + name.rstrip("_"): getattr(self, name) for name in _STATE}
 
     def load_state(self, state: dict[str, np.ndarray], prefix: str = "backend.") -> None:
-        for name in ("mean_", "scale_", "projection_", "center_", "weight_", "bias_"):
+        for name in _STATE:
             setattr(self, name, state[prefix + name.rstrip("_")])

@@ -67,6 +67,11 @@ class LidModel:
         clip's scores never depend on what else is in the batch."""
         raise NotImplementedError
 
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray | None:
+        """How unlike every known class each clip is (higher: less like any), or None where the
+        model has no such measure. The open-set decision thresholds it."""
+        return None
+
     def state(self) -> dict[str, np.ndarray]:
         raise NotImplementedError
 

@@ -67,6 +67,16 @@ class Bundle:
     def model_id(self) -> str:
         return self.description["name"]
 
+    @property
+    def open_set_threshold(self) -> float | None:
+        return (self.description.get("open_set") or {}).get("threshold")
+
+    def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Uncalibrated scores and novelty, computing shared work (the encoder) once."""
+        if hasattr(self.model, "scores_and_novelty"):
+            return self.model.scores_and_novelty(inputs)
+        return self.model.scores(inputs), self.model.novelty(inputs)
+
     def log_posteriors(self, inputs: Sequence[np.ndarray], durations: np.ndarray | None = None) -> np.ndarray:
         """Calibrated log-posteriors (N, labels) for model inputs (features or audio)."""
         return self.calibrator.transform(self.model.scores(inputs), durations)
@@ -81,6 +91,7 @@ def save_bundle(
     fingerprint: dict[str, Any],
     metrics: dict[str, Any],
     card: str,
+    open_set: dict[str, float] | None = None,
 ) -> Path:
     """Write the bundle into a fresh folder and move it into place (replacing any old one)."""
     from dialectid import __version__
@@ -102,6 +113,7 @@ def save_bundle(
         "features": model.features.model_dump(mode="json"),
         "calibration": calibrator.to_json(),
         "encoder": model.encoder(),
+        "open_set": open_set,
         "training_data": fingerprint,
     }
     (staging / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")

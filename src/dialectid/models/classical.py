@@ -1,4 +1,5 @@
-"""Classical back-ends on features: `stats-logreg` and `gmm` (scikit-learn to fit, numpy to score).
+"""Classical back-ends on features: `stats-logreg` and `gmm` (scikit-learn to fit, numpy to score;
+scikit-learn is imported only when fitting, which keeps a scoring process about 100 MB smaller).
 
 Their fitted parameters are plain arrays, so a bundle never holds a pickled estimator.
 """
@@ -11,8 +12,6 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 from scipy.special import logsumexp
-from sklearn.linear_model import LogisticRegression
-from sklearn.mixture import GaussianMixture
 
 from dialectid.config import StrictModel
 from dialectid.models.base import Clips, FitContext, LidModel, log_softmax, register_model
@@ -44,11 +43,18 @@ class StatsLogReg(LidModel):
     Args = StatsLogRegArgs
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> StatsLogReg:
+        from sklearn.linear_model import LogisticRegression  # only for fitting: scoring needs numpy alone
+
         x = np.stack([utterance_stats(f) for f in train.inputs])
         self.mean_ = x.mean(axis=0)
         self.scale_ = usable_scale(x.std(axis=0))
         classifier = LogisticRegression(C=self.args.c, max_iter=self.args.max_iter, random_state=context.seed)
-        classifier.fit((x - self.mean_) / self.scale_, train.targets)
+        z = (x - self.mean_) / self.scale_
+        classifier.fit(z, train.targets)
+        self.class_means_ = np.zeros((len(self.labels), x.shape[1]))
+        present = np.unique(train.targets)
+        self.class_means_[present] = np.stack([z[train.targets == c].mean(axis=0) for c in present])
+        self.known_ = np.isin(np.arange(len(self.labels)), present).astype(np.uint8)
         self.coef_ = np.zeros((len(self.labels), x.shape[1]))
         self.intercept_ = np.full(len(self.labels), -30.0)  # a label absent from training is never likely
         coef, intercept = classifier.coef_, classifier.intercept_
@@ -62,12 +68,20 @@ class StatsLogReg(LidModel):
         x = np.stack([utterance_stats(f) for f in inputs])
         return log_softmax(((x - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_)
 
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """RMS distance of the standardised statistics to the nearest class mean."""
+        z = (np.stack([utterance_stats(f) for f in inputs]) - self.mean_) / self.scale_
+        means = self.class_means_[self.known_.astype(bool)]
+        return np.sqrt(((z[:, None, :] - means[None]) ** 2).mean(axis=2).min(axis=1))
+
     def state(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_}
+        return {"mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
+                "class_means": self.class_means_, "known": self.known_}  # fmt: skip
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.mean_, self.scale_ = state["mean"], state["scale"]
         self.coef_, self.intercept_ = state["coef"], state["intercept"]
+        self.class_means_, self.known_ = state["class_means"], state["known"]
 
 
 class GmmArgs(StrictModel):
@@ -85,6 +99,8 @@ class Gmm(LidModel):
     Args = GmmArgs
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> Gmm:
+        from sklearn.mixture import GaussianMixture
+
         rng = np.random.default_rng(context.seed)
         dim = train.inputs[0].shape[1]
         k = self.args.components
@@ -128,6 +144,10 @@ class Gmm(LidModel):
             log_det = 0.5 * np.log(precisions).sum(axis=1)
             out[c] = logsumexp(log_weights + log_norm + log_det - 0.5 * mahalanobis, axis=1).mean()
         return out
+
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """Minus the best class's mean frame log-likelihood: low likelihood under every class."""
+        return -np.stack([self._clip_scores(f) for f in inputs]).max(axis=1)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_, "means": self.means_, "precisions": self.precisions_,

@@ -16,7 +16,6 @@ from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.base import Clips, FitContext, LidModel, register_model
-from dialectid.models.neural import NetworkModel
 
 
 class EmbeddingBackendArgs(StrictModel):
@@ -37,6 +36,7 @@ class EmbeddingBackendModel(LidModel):
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> EmbeddingBackendModel:
         from dialectid.models.bundle import load_model
+        from dialectid.models.neural import NetworkModel
 
         source = load_model(self.args.network)
         if not isinstance(source.model, NetworkModel):
@@ -55,6 +55,9 @@ class EmbeddingBackendModel(LidModel):
 
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.backend.scores(self.network.embeddings(inputs))
+
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.backend.novelty(self.network.embeddings(inputs))
 
     def state(self) -> dict[str, np.ndarray]:
         network = {f"network.{k}": v for k, v in self.network.state().items()}

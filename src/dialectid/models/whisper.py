@@ -199,9 +199,21 @@ class WhisperBackend(WhisperModelBase):
                                         context.seed).fit(np.stack(embeddings), train.targets)  # fmt: skip
         return self
 
-    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    def _embeddings(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         encoder = self._encoder()
-        return self.backend.scores(np.stack([encoder.embedding(s) for s in inputs]))
+        return np.stack([encoder.embedding(s) for s in inputs])
+
+    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        embeddings = self._embeddings(inputs)  # checks the encoder first
+        return self.backend.scores(embeddings)
+
+    def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        embeddings = self._embeddings(inputs)  # encode once for both
+        return self.backend.scores(embeddings), self.backend.novelty(embeddings)
+
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        embeddings = self._embeddings(inputs)
+        return self.backend.novelty(embeddings)
 
     def state(self) -> dict[str, np.ndarray]:
         return self.backend.state()

@@ -14,7 +14,6 @@ True
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
 from dialectid.models.base import log_softmax
 
@@ -30,6 +29,8 @@ class Calibrator:
         self.duration_covariate = duration_covariate
 
     def fit(self, scores: np.ndarray, targets: np.ndarray, durations: np.ndarray | None = None) -> Calibrator:
+        from scipy.optimize import minimize  # fitting only: applying a calibration needs numpy alone
+
         classes = scores.shape[1]
         self.scale_, self.offset_, self.duration_weight_ = 1.0, np.zeros(classes), np.zeros(classes)
         if self.method == "none":

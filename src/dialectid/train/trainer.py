@@ -79,6 +79,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
                          run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
     model.fit(train_clips, clips.get("dev"), context)
     calibrator = fit_calibrator(model, clips.get("dev"), config, log)
+    open_set = open_set_threshold(model, clips.get("dev") or train_clips, log)
     held_out = "test" if "test" in clips else "dev" if "dev" in clips else None
     metrics: dict[str, Any] = {}
     fingerprint = training_fingerprint(manifests, config)
@@ -92,7 +93,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
         log(f"{held_out}: accuracy {metrics['accuracy']:.3f}, Cavg {metrics['cavg']}, Cllr {metrics['cllr']}")
     card = render_card(config.name, model.name, labels, fingerprint, metrics, standard_limitations(fingerprint))
     bundle = save_bundle(config.output.bundle or run_dir / "bundle", config.name, model, calibrator, taxonomy,
-                         fingerprint, metrics, card)  # fmt: skip
+                         fingerprint, metrics, card, open_set)  # fmt: skip
     log(f"bundle written to {bundle}")
     return TrainResult(run_dir, bundle, metrics)
 
@@ -124,6 +125,20 @@ def fit_calibrator(model: LidModel, dev: Clips | None, config: TrainConfig, log:
     if dev is not None:
         calibrator.fit(model.scores(dev.inputs), dev.targets, dev.durations)
     return calibrator
+
+
+OPEN_SET_QUANTILE = 0.99  # of held-out in-set clips, which the open-set decision lets through
+
+
+def open_set_threshold(model: LidModel, clips: Clips, log: Callable[[str], None]) -> dict[str, float] | None:
+    """The novelty that 99 % of in-set dev clips stay below; beyond it a recording fits no class."""
+    novelty = model.novelty(clips.inputs)
+    if novelty is None:
+        log("this model has no novelty measure: out-of-set only through an out_of_set class")
+        return None
+    threshold = float(np.quantile(novelty, OPEN_SET_QUANTILE))
+    log(f"open-set threshold {threshold:.3f} ({OPEN_SET_QUANTILE:.0%} of in-set clips below it)")
+    return {"threshold": threshold, "quantile": OPEN_SET_QUANTILE}
 
 
 def training_fingerprint(manifests: dict[str, Manifest], config: TrainConfig) -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""Recording analysis: every status from a constructed input, the timeline, the JSON contract."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from dialectid.audio import SilentAudioError
+from dialectid.models.bundle import load_model
+from dialectid.scoring import SCHEMA_VERSION, Analysis, Scorer, ScoringConfig, analyse
+from dialectid.scoring.analysis import STATUSES
+from toy import concatenate
+
+
+def clips(toy_corpus, language, voice="v4"):
+    audio = toy_corpus["train"].parent / "audio" / language / voice
+    return sorted(audio.glob("s*.wav"))
+
+
+@pytest.fixture(scope="module")
+def scorer(whisper_bundle):
+    return Scorer(load_model(whisper_bundle))
+
+
+@pytest.fixture(scope="module")
+def english(toy_corpus, tmp_path_factory):
+    return concatenate(clips(toy_corpus, "en"), tmp_path_factory.mktemp("rec") / "english.wav")
+
+
+def test_ok_with_sorted_calibrated_probabilities(scorer, english):
+    a = scorer.analyse(english)
+    assert a.status == "ok" and a.top_label == "en" and a.schema_version == SCHEMA_VERSION
+    probabilities = [p.probability for p in a.probabilities]
+    assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 3
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+    families = {f.label: f.probability for f in a.family_probabilities}
+    assert set(families) == {"germanic", "romance"} and families["germanic"] >= a.top_probability - 1e-6
+    assert {n.label for n in a.node_probabilities} == {"germanic", "romance", "english", "german", "spanish"}
+    assert a.uncertainty["low"] <= a.top_probability <= a.uncertainty["high"] + 1e-9
+    assert 0 <= a.consistency <= 1 and a.model["name"] == "whisper-backend"
+    assert a.audio["sha256"] and a.audio["codec"] == "pcm_s16" and a.speech_s > 5
+
+
+def test_timeline_covers_the_speech(scorer, english):
+    from dialectid.audio import detect_speech, load_recording
+
+    a = scorer.analyse(english)
+    segments = detect_speech(load_recording(english, scorer.ingest)).segments
+    assert a.timeline[0].start == pytest.approx(segments[0].start, abs=0.05)
+    assert a.timeline[-1].end == pytest.approx(segments[-1].end, abs=0.05)
+    for earlier, later in zip(a.timeline, a.timeline[1:], strict=False):
+        assert later.start <= earlier.end  # windows overlap: no speech is left out
+    assert sum(w.speech_s for w in a.timeline) >= a.speech_s
+
+
+def test_too_little_speech(scorer, toy_corpus):
+    a = scorer.analyse(clips(toy_corpus, "en")[0])
+    assert a.status == "insufficient_speech"
+    assert a.probabilities == [] and a.top_label is None and a.timeline == []
+
+
+def test_silence_is_an_audio_error(scorer, tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(16000 * 5, dtype=np.float32), 16000)
+    with pytest.raises(SilentAudioError):
+        scorer.analyse(path)
+
+
+def test_noise_only_has_no_speech(scorer, tmp_path):
+    path = tmp_path / "noise.wav"
+    sf.write(path, np.random.default_rng(0).normal(0, 0.05, 16000 * 8).astype(np.float32), 16000)
+    assert scorer.analyse(path).status == "insufficient_speech"
+
+
+def test_bad_audio_is_rejected(scorer, english, tmp_path):
+    audio, rate = sf.read(english, dtype="float32")
+    path = tmp_path / "offset.wav"
+    sf.write(path, audio * 0.5 + 0.45, rate, subtype="FLOAT")  # a faulty device: DC offset 0.45
+    a = scorer.analyse(path)
+    assert a.status == "rejected_audio" and "dc_offset" in a.quality["flags"] and a.probabilities == []
+
+
+def test_two_languages_in_one_recording(scorer, toy_corpus, tmp_path):
+    mixed = concatenate(clips(toy_corpus, "en")[:2] + clips(toy_corpus, "de")[2:], tmp_path / "mixed.wav")
+    a = scorer.analyse(mixed)
+    window_labels = {w.top_label for w in a.timeline}
+    assert window_labels == {"en", "de"}
+    assert a.consistency < 0.9
+
+
+def test_unknown_language_is_out_of_set(english_german_bundle, toy_corpus, tmp_path):
+    spanish = concatenate(clips(toy_corpus, "es"), tmp_path / "spanish.wav")
+    a = Scorer(load_model(english_german_bundle)).analyse(spanish)
+    assert a.status in ("out_of_set", "low_confidence")
+    assert a.open_set is not None
+    english = concatenate(clips(toy_corpus, "en"), tmp_path / "english.wav")
+    assert Scorer(load_model(english_german_bundle)).analyse(english).status == "ok"
+
+
+def test_low_confidence_threshold(whisper_bundle, toy_corpus, tmp_path):
+    mixed = concatenate(clips(toy_corpus, "en")[:2] + clips(toy_corpus, "de")[2:], tmp_path / "mixed.wav")
+    strict = ScoringConfig.model_validate({"decision": {"low_confidence": 0.9999999, "open_set_margin": 100}})
+    assert Scorer(load_model(whisper_bundle), strict).analyse(mixed).status == "low_confidence"
+
+
+def test_json_round_trip_and_unique_registration(scorer, english):
+    first, second = scorer.analyse(english), scorer.analyse(english)
+    data = json.loads(json.dumps(first.to_dict()))
+    assert Analysis.from_dict(data) == first
+    assert first.registration_number != second.registration_number
+    assert first.registration_number.startswith("DID-")
+    same = lambda a: {k: v for k, v in a.to_dict().items() if k not in ("registration_number", "created_at")}  # noqa: E731
+    assert same(first) == same(second)  # the same file gives the same result
+    assert set(STATUSES) == {"ok", "low_confidence", "insufficient_speech", "out_of_set", "rejected_audio"}
+
+
+def test_registration_format_is_configurable(whisper_bundle, english):
+    config = ScoringConfig(registration="BAMF-{sha8}-{random}")
+    a = analyse(english, model=whisper_bundle, config=config)
+    assert a.registration_number.startswith(f"BAMF-{a.audio['sha256'][:8]}-")
+
+
+def test_default_model_is_explained_when_missing(tmp_path, monkeypatch, english):
+    from dialectid.errors import DialectidError
+
+    monkeypatch.setenv("DIALECTID_MODEL", str(tmp_path / "none"))
+    with pytest.raises(DialectidError, match="no default model at"):
+        analyse(english)
