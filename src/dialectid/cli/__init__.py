@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dialectid.cli import case as case_cmd
 from dialectid.cli import data as data_cmd
 from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
@@ -25,6 +26,9 @@ app.command("train")(train_cmd.train)
 app.command("evaluate")(train_cmd.evaluate)
 app.command("score")(score_cmd.score)
 app.add_typer(model_cmd.app, name="model")
+app.add_typer(case_cmd.app, name="case")
+app.add_typer(case_cmd.audit_app, name="audit")
+app.add_typer(case_cmd.report_app, name="report")
 
 
 @app.callback()

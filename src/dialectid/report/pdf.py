@@ -1,0 +1,196 @@
+"""The PDF report (reportlab): one Analysis, its case context and its model, laid out for 2 to
+40+ labels and long identifiers without overflow (every cell wraps; charts grow with the labels)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from reportlab.graphics.charts.barcharts import HorizontalBarChart
+from reportlab.graphics.shapes import Drawing, Line, Rect, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from dialectid.report.content import NOTICE, TITLE, ReportContent
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+PAGE_WIDTH = A4[0] - 36 * mm
+CHART_LABELS = 15
+PALETTE = [colors.HexColor(c) for c in ("#1f5fa8", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#16a085",
+                                          "#7f8c8d", "#2c3e50")]  # fmt: skip
+
+
+def _fonts() -> tuple[str, str]:
+    """DejaVu (covers Arabic, Cyrillic, ... labels) where installed; Helvetica otherwise."""
+    regular, bold = FONT_DIR / "DejaVuSans.ttf", FONT_DIR / "DejaVuSans-Bold.ttf"
+    if regular.is_file() and bold.is_file():
+        if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont("DejaVuSans", str(regular)))
+            pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(bold)))
+        return "DejaVuSans", "DejaVuSans-Bold"
+    return "Helvetica", "Helvetica-Bold"
+
+
+def _styles(font: str, bold: str) -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=base["BodyText"], fontName=font, fontSize=9, leading=12, alignment=TA_LEFT,
+                          wordWrap="CJK")  # fmt: skip
+    return {
+        "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=4),
+        "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4),
+        "body": body,
+        "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
+        "notice": ParagraphStyle(
+            "notice",
+            parent=body,
+            fontName=bold,
+            textColor=colors.HexColor("#8b0000"),
+            borderColor=colors.HexColor("#8b0000"),
+            borderWidth=0.8,
+            borderPadding=5,
+            spaceBefore=6,
+            spaceAfter=6,
+        ),  # fmt: skip
+        "cell": ParagraphStyle("cell", parent=body, fontSize=8.5, leading=10.5),
+    }
+
+
+def render_pdf(content: ReportContent) -> bytes:
+    font, bold = _fonts()
+    styles = _styles(font, bold)
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
+                            bottomMargin=18 * mm, title=f"{TITLE} {content.registration_number}",
+                            author="dialectid", subject=TITLE, creator="dialectid")  # fmt: skip
+    story = [Paragraph(TITLE, styles["title"]), _table(content.header, styles), Spacer(1, 4)]
+    story += [Paragraph(NOTICE, styles["notice"])]
+    story += [Paragraph("Recording", styles["h2"]), _table(content.recording, styles)]
+    story += [Paragraph("Quality", styles["h2"])]
+    story += [Paragraph(_escape(line), styles["body"]) for line in content.quality_lines]
+    story += [Paragraph("Result", styles["h2"]), Paragraph(_escape(content.status_line), styles["body"])]
+    if content.probabilities:
+        shown = content.probabilities[:CHART_LABELS]
+        story += [Spacer(1, 4), _probability_chart(shown, font)]
+        if len(shown) < len(content.probabilities):
+            story += [Paragraph(f"The chart shows the {len(shown)} most likely of {len(content.probabilities)} labels; "
+                                "the table lists all of them.", styles["small"])]  # fmt: skip
+        story += [_table([("label", "probability")] + [(k, f"{100 * v:.1f} %") for k, v in content.probabilities],
+                          styles, header=True)]  # fmt: skip
+        story += [Paragraph("Totals over the language tree", styles["h2"])]
+        story += [_table([("group", "probability")] + [(k, f"{100 * v:.1f} %") for k, v in content.families],
+                         styles, header=True)]  # fmt: skip
+        evidence = [Paragraph("Evidence over time", styles["h2"])]
+        evidence += [Paragraph(_escape(line), styles["body"]) for line in content.evidence_lines]
+        if content.timeline:
+            evidence += [Spacer(1, 3), _timeline_chart(content, font),
+                         Paragraph("Each bar is a window of speech at its time in the recording, coloured by its most "
+                                   "likely label; its height is that label's probability.", styles["small"])]  # fmt: skip
+        story.append(KeepTogether(evidence))
+    story += [KeepTogether([Paragraph("Model", styles["h2"]), _table(content.model_rows, styles)])]
+    if content.limitations:
+        story += [Paragraph("Known limitations of the model", styles["h2"])]
+        story += [Paragraph("• " + _escape(item), styles["body"]) for item in content.limitations]
+    story += [Paragraph(NOTICE, styles["notice"])]
+    footer = f"{TITLE} · report {content.registration_number}"
+    doc.build(story, canvasmaker=lambda *a, **k: _NumberedCanvas(*a, footer=footer, font=font, **k))
+    return buffer.getvalue()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table(rows, styles, header: bool = False) -> Table:
+    """Two columns, every cell a wrapping paragraph: long values break instead of overflowing."""
+    data = [[Paragraph(_escape(str(a)), styles["cell"]), Paragraph(_escape(str(b)), styles["cell"])] for a, b in rows]
+    table = Table(data, colWidths=[0.38 * PAGE_WIDTH, 0.62 * PAGE_WIDTH], repeatRows=1 if header else 0)
+    style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.lightgrey),
+             ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]  # fmt: skip
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _probability_chart(probabilities: list[tuple[str, float]], font: str) -> Drawing:
+    labels = [label if len(label) <= 28 else label[:27] + "…" for label, _ in probabilities][::-1]
+    values = [100 * p for _, p in probabilities][::-1]
+    bar = 9 if len(values) <= 12 else 5.5
+    height = len(values) * (bar + 3) + 30
+    drawing = Drawing(PAGE_WIDTH, height)
+    chart = HorizontalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 120, 20, PAGE_WIDTH - 150, height - 28
+    chart.data = [values]
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 20
+    chart.valueAxis.labels.fontName = font
+    chart.valueAxis.labels.fontSize = 7
+    chart.categoryAxis.categoryNames = labels
+    chart.categoryAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = 7 if len(values) <= 12 else 5.5
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.bars[0].fillColor = PALETTE[0]
+    chart.bars[0].strokeColor = None
+    drawing.add(chart)
+    drawing.add(String(chart.x + chart.width / 2, 4, "calibrated probability (%)", fontName=font, fontSize=7,
+                       textAnchor="middle"))  # fmt: skip
+    return drawing
+
+
+def _timeline_chart(content: ReportContent, font: str) -> Drawing:
+    """Each window as a bar at its time, coloured by its top label, its height the top probability."""
+    height, left, bottom = 95, 40, 22
+    width = PAGE_WIDTH - left - 10
+    drawing = Drawing(PAGE_WIDTH, height + 30)
+    end = max(w[1] for w in content.timeline) or 1.0
+    top_labels = sorted({w[2] for w in content.timeline}, key=lambda x: [p[0] for p in content.probabilities].index(x))
+    colour = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(top_labels)}
+    drawing.add(Line(left, bottom, left + width, bottom, strokeWidth=0.5))
+    drawing.add(Line(left, bottom, left, bottom + height - 20, strokeWidth=0.5))
+    for start, stop, label, probability in content.timeline:
+        x = left + width * start / end
+        w = max(0.8, width * (stop - start) / end * 0.5)
+        drawing.add(Rect(x, bottom, w, (height - 20) * probability, fillColor=colour[label], strokeColor=None))
+    for fraction in (0, 0.25, 0.5, 0.75, 1.0):
+        drawing.add(String(left + width * fraction, bottom - 10, f"{end * fraction:.0f} s", fontName=font, fontSize=6.5,
+                           textAnchor="middle"))  # fmt: skip
+    drawing.add(String(4, bottom + height - 26, "p", fontName=font, fontSize=7))
+    x = left
+    for label in top_labels[:8]:
+        text = label if len(label) <= 24 else label[:23] + "…"
+        drawing.add(Rect(x, height + 14, 7, 7, fillColor=colour[label], strokeColor=None))
+        drawing.add(String(x + 10, height + 15, text, fontName=font, fontSize=7))
+        x += 16 + pdfmetrics.stringWidth(text, font, 7)
+        if x > PAGE_WIDTH - 60:
+            break
+    return drawing
+
+
+class _NumberedCanvas(pdfcanvas.Canvas):
+    """Adds 'page N of M' and the report id to every page once the page count is known."""
+
+    def __init__(self, *args, footer: str, font: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict] = []
+        self._footer, self._font = footer, font
+
+    def showPage(self) -> None:  # noqa: N802 - reportlab's name
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont(self._font, 7.5)
+            self.setFillColor(colors.grey)
+            self.drawString(18 * mm, 10 * mm, self._footer)
+            self.drawRightString(A4[0] - 18 * mm, 10 * mm, f"page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
