@@ -106,7 +106,8 @@ def test_evaluate_cli(network_bundle, toy_corpus, tmp_path):
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert {"accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece", "eer_mean", "confusion", "by_duration",
             "by_group"} <= set(metrics)  # fmt: skip
-    assert metrics["by_group"] == {}  # one voice, one channel, one source: nothing to break down
+    assert set(metrics["by_group"]) == {"speaker"}  # one gender, channel and source: nothing else to break down
+    assert {k: v["n"] for k, v in metrics["by_group"]["speaker"].items()} == {"de-v4": 4, "en-v4": 4, "es-v4": 4}
     for name in ("report.md", "confusion.png", "reliability.png", "det.png"):
         assert (tmp_path / "ev" / name).stat().st_size > 100
     assert "Speakers unseen in training: yes" in (tmp_path / "ev" / "report.md").read_text()

@@ -189,7 +189,7 @@ def test_two_processes_analysing_one_case_lose_nothing(backend, tmp_path, record
     command = [sys.executable, "-c", ANALYSE, "case", "analyse", case.reference, "--model", str(whisper_bundle)]
     processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     for process in processes:
-        _, stderr = process.communicate(timeout=300)
+        _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr.decode()
     with store.engine.connect() as connection:
         analyses = connection.execute(sa.text("SELECT recording_id FROM analyses")).scalars().all()
@@ -239,3 +239,16 @@ def test_case_cli(tmp_path, recordings, whisper_bundle, monkeypatch):
                           (["case", "analyse", "C-NOPE", "--model", str(whisper_bundle)], "no case 'C-NOPE'")):  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.output
+
+
+def test_feedback_is_stored_and_audited(store, recordings, whisper_bundle):
+    case = store.new_case("A B", "1990-01-01", None, "clerk")
+    store.add_recording(case.reference, recordings[0], "officer", "clerk")
+    (number,) = analyse_case(store, case.reference, load_model(whisper_bundle), "analyst").analysed
+    store.add_feedback(number, "caseworker 3", "caseworker", True, "confirmed by linguist", "matches the interview")
+    with store.engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT author, agrees, linguist_outcome FROM feedback")).one()
+    assert tuple(row) == ("caseworker 3", True, "confirmed by linguist")
+    assert store.events(case.reference)[-1]["action"] == "feedback given"
+    with pytest.raises(CaseError, match="no analysis 'DID-NOPE'"):
+        store.add_feedback("DID-NOPE", "x", "caseworker", None, None, None)

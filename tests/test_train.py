@@ -39,7 +39,7 @@ def xvector_run(toy_corpus, tmp_path_factory):
     return run(tmp_path_factory.mktemp("xvector"), toy_corpus, "xvector", training={"epochs": 2})
 
 
-@pytest.mark.parametrize("model", ["stats-logreg", "gmm", "ecapa", "whisper-backend", "whisper-lid"])
+@pytest.mark.parametrize("model", ["stats-logreg", "gmm", "ecapa", "whisper-backend", "whisper-lid", "whisper-fusion"])
 def test_one_epoch_smoke(tmp_path, toy_corpus, model):
     result = run(tmp_path, toy_corpus, model)
     assert {p.name for p in result.bundle.iterdir()} == BUNDLE_FILES
@@ -173,3 +173,12 @@ def test_load_model_is_public(xvector_run):
     import dialectid
 
     assert dialectid.load_model(xvector_run.bundle).model_id == "toy-xvector"
+
+
+def test_a_single_leftover_clip_never_forms_a_batch():
+    from dialectid.models.base import Clips
+    from dialectid.models.neural import _batches
+
+    clips = Clips([np.zeros((300, 8), np.float32)] * 5, np.zeros(5, dtype=np.int64), np.zeros(5))
+    sizes = [len(y) for _, y in _batches(clips, batch_seconds=4.0, crop_s=(2.0, 2.0), rng=np.random.default_rng(0))]
+    assert sizes == [2, 2]  # the fifth clip would have made a batch of one

@@ -165,7 +165,10 @@ class CaseStore:
         stored = self.recording_path(facts.sha256)
         if not stored.exists():
             stored.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=stored.parent, delete=False) as temporary, Path(path).open("rb") as source:
+            with (
+                tempfile.NamedTemporaryFile(dir=stored.parent, delete=False) as temporary,
+                Path(path).open("rb") as source,
+            ):
                 shutil.copyfileobj(source, temporary)
             if hashlib.sha256(Path(temporary.name).read_bytes()).hexdigest() != facts.sha256:
                 os.unlink(temporary.name)

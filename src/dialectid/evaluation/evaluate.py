@@ -23,7 +23,8 @@ from dialectid.paths import home
 from dialectid.train.data import load_clips
 
 DURATION_BINS = [(0.0, 3.0, "<=3s"), (3.0, 10.0, "3-10s"), (10.0, 30.0, "10-30s"), (30.0, math.inf, ">30s")]
-GROUPS = ("gender", "channel", "source")
+GROUPS = ("gender", "channel", "source", "speaker")
+MAX_GROUPS = 20  # a breakdown by more values than this (e.g. thousands of speakers) is left out
 
 
 def score_manifest(bundle: Bundle, manifest: Manifest, advance: Callable[[], None] = lambda: None):
@@ -61,7 +62,7 @@ def compute_metrics(logp: np.ndarray, targets: np.ndarray, durations: np.ndarray
     result["by_group"] = {}
     for field in GROUPS:
         values = np.array([getattr(u, field) or "unknown" for u in manifest])
-        if len(set(values)) > 1:  # a breakdown needs at least two groups
+        if 1 < len(set(values)) <= MAX_GROUPS:  # a breakdown needs at least two groups, and few enough to read
             result["by_group"][field] = {v: m.summary(logp[values == v], targets[values == v])
                                          for v in sorted(set(values))}  # fmt: skip
     return clean(result)

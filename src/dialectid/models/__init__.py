@@ -12,6 +12,7 @@ from dialectid.models.base import MODELS, LidModel
 MODEL_MODULES = {
     "stats-logreg": "classical", "gmm": "classical", "xvector": "neural", "ecapa": "neural",
     "embedding-backend": "embedding", "whisper-backend": "whisper", "whisper-lid": "whisper",
+    "whisper-fusion": "whisper",
 }  # fmt: skip
 
 

@@ -120,6 +120,9 @@ def save_bundle(
     (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     (staging / CARD).write_text(card)
     (staging / CHECKSUMS).write_text("".join(f"{_sha256(staging / f)}  {f}\n" for f in CONTENT))
+    staging.chmod(0o755)  # mkdtemp made it private; a bundle is meant to be read by others
+    for item in staging.iterdir():
+        item.chmod(0o644)
     if path.exists():
         shutil.rmtree(path)
     os.replace(staging, path)

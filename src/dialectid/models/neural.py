@@ -182,6 +182,8 @@ def _batches(clips: Clips, batch_seconds: float, crop_s: tuple[float, float], rn
         count = max(1, int(batch_seconds * FRAMES_PER_SECOND / length))
         chosen = order[position : position + count]
         position += count
+        if len(chosen) < 2:
+            continue  # batch normalisation needs two examples; one clip left over waits for the next epoch
         crops = []
         for i in chosen:
             features = clips.inputs[i]

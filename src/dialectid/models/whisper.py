@@ -135,13 +135,15 @@ class WhisperEncoder:
         return np.concatenate([states.mean(axis=0), states.std(axis=0)])
 
     def language_probabilities(self, signal: np.ndarray) -> dict[str, float]:
-        """Whisper's own language detection on the first 30 s: language code -> probability."""
+        """Whisper's own language detection on the first 30 s: language code -> probability.
+
+        The audio is not padded to 30 s as Whisper does by default: on a 4 s window that makes
+        detection about 14x faster, with nearly the same probabilities.
+        """
         import ctranslate2
 
         mel = self.mel(signal[:CHUNK_SAMPLES])
-        padded = np.zeros((80, 3000), dtype=np.float32)
-        padded[:, : mel.shape[1]] = mel
-        result = self.whisper.model.detect_language(ctranslate2.StorageView.from_array(padded[None]))[0]
+        result = self.whisper.model.detect_language(ctranslate2.StorageView.from_array(mel[None]))[0]
         return {token.strip("<|>"): p for token, p in result}
 
 
@@ -221,6 +223,39 @@ class WhisperBackend(WhisperModelBase):
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.backend = EmbeddingBackend(len(self.labels))
         self.backend.load_state(state)
+
+
+class WhisperFusionArgs(WhisperBackendArgs):
+    lid_weight: float = Field(1.0, ge=0, description="weight of Whisper's own language detection in the fusion")
+    languages: dict[str, str] = Field(default_factory=dict, description="label -> Whisper language code")
+
+
+@register_model
+class WhisperFusion(WhisperBackend):
+    """The Whisper back-end fused log-linearly with Whisper's own language detection: on speakers
+    never heard in training the two err differently, and their sum beats either (see
+    reports/asterisk-loso.md). Novelty comes from the back-end."""
+
+    name = "whisper-fusion"
+    Args = WhisperFusionArgs
+
+    def _lid_scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        encoder = self._encoder()
+        languages = [self.args.languages.get(label, label.split("-")[0].lower()) for label in self.labels]
+        sharing = {lang: languages.count(lang) for lang in languages}
+        rows = []
+        for signal in inputs:
+            probabilities = encoder.language_probabilities(signal)
+            rows.append([np.log(max(probabilities.get(lang, 0.0), 1e-9) / sharing[lang]) for lang in languages])
+        return log_softmax(np.array(rows))
+
+    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.scores_and_novelty(inputs)[0]
+
+    def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        embeddings = self._embeddings(inputs)
+        fused = self.backend.scores(embeddings) + self.args.lid_weight * self._lid_scores(inputs)
+        return log_softmax(fused), self.backend.novelty(embeddings)
 
 
 class WhisperLidArgs(WhisperArgs):

@@ -63,6 +63,7 @@ class CalibrationConfig(StrictModel):
 class OutputConfig(StrictModel):
     runs_dir: Path = Path("runs")
     bundle: Path | None = Field(None, description="where to export the bundle [runs/<name>/bundle]")
+    card_notes: Path | None = Field(None, description="markdown appended to MODEL_CARD.md (data licences, scope)")
 
 
 class TrainConfig(StrictModel):

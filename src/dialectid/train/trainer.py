@@ -92,10 +92,21 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
         write_report(run_dir / "evaluation", metrics, logp, held.targets, labels, config.name)
         log(f"{held_out}: accuracy {metrics['accuracy']:.3f}, Cavg {metrics['cavg']}, Cllr {metrics['cllr']}")
     card = render_card(config.name, model.name, labels, fingerprint, metrics, standard_limitations(fingerprint))
+    if config.output.card_notes is not None:
+        card += "\n" + _read_notes(config.output.card_notes)
     bundle = save_bundle(config.output.bundle or run_dir / "bundle", config.name, model, calibrator, taxonomy,
                          fingerprint, metrics, card, open_set)  # fmt: skip
     log(f"bundle written to {bundle}")
     return TrainResult(run_dir, bundle, metrics)
+
+
+def _read_notes(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as err:
+        from dialectid.errors import ConfigError
+
+        raise ConfigError(f"output.card_notes: {path}: cannot be read ({err.strerror})") from None
 
 
 def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, model: LidModel) -> Clips:

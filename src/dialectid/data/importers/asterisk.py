@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dialectid.data.importers import register_importer
 from dialectid.data.importers.common import audio_files
-from dialectid.data.manifest import Utterance
+from dialectid.data.manifest import ManifestError, Utterance
 
 DEFAULT_ROOT = Path("/usr/share/asterisk/sounds")
 # core-sounds folders: <language>_<COUNTRY>_<f|m>_<Speaker>
@@ -24,10 +24,16 @@ PROMPT_FOLDERS = {"es": ("es-CO", "es-co-prompts", None), "fr": ("fr-FR", "armel
 SKIPPED = {"silence"}  # folders of silence files, not speech
 
 
-@register_importer("asterisk")
+LABELS = ("locale", "language")
+
+
+@register_importer("asterisk", {"label": "locale"})
 def import_asterisk(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]:
-    """Asterisk prompts: locale (label), language and speaker from the folder names; folders
-    that are symlinks to others (en -> en_US_f_Allison, ...) are counted once."""
+    """Asterisk prompts: locale, language and speaker from the folder names; folders that are
+    symlinks to others (en -> en_US_f_Allison, ...) are counted once. Option `label`: locale
+    (es-CO, ...; one speaker each, so a locale model learns voices) or language (es, ...)."""
+    if options["label"] not in LABELS:
+        raise ManifestError(f"asterisk: label must be locale or language, not {options['label']!r}")
     for voice in sorted(root.iterdir()):
         if voice.is_symlink() or not voice.is_dir():
             continue
@@ -42,7 +48,7 @@ def import_asterisk(root: Path, options: Mapping[str, str]) -> Iterator[Utteranc
             yield Utterance(
                 id=f"{locale}/{speaker}/{inner.with_suffix('').as_posix()}",
                 path=str(path),
-                label=locale,
+                label=locale if options["label"] == "locale" else locale.split("-")[0],
                 language=locale.split("-")[0],
                 dialect=locale,
                 speaker=speaker,

@@ -1,0 +1,84 @@
+"""The shipped models: they load, verify, get the bundled samples right and match their metrics."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dialectid.cli import app
+from dialectid.config import load_config
+from dialectid.evaluation.evaluate import evaluate
+from dialectid.models.bundle import load_model
+from dialectid.scoring import Scorer
+from dialectid.train.config import TrainConfig
+from dialectid.train.trainer import train
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "datasets" / "samples"
+EXPECTED = {"es-CO-vm-options.gsm": "es", "fr-FR-vm-options.gsm": "fr", "it-IT-vm-options.wav": "it",
+            "telephone-en.wav": "en"}  # fmt: skip
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def accurate():
+    return load_model(ROOT / "models" / "lid-accurate")
+
+
+def test_default_model_names_every_bundled_sample(accurate):
+    scorer = Scorer(accurate)
+    for name, language in EXPECTED.items():
+        analysis = scorer.analyse(SAMPLES / name)
+        assert (analysis.status, analysis.top_label) == ("ok", language), name
+    assert scorer.analyse(SAMPLES / "fr-FR-too-short.gsm").status == "insufficient_speech"
+
+
+def test_score_uses_the_default_model(monkeypatch):
+    monkeypatch.delenv("DIALECTID_MODEL", raising=False)
+    result = runner.invoke(app, ["score", str(SAMPLES / "it-IT-vm-options.wav")])
+    assert result.exit_code == 0, result.output
+    assert "status: ok" in result.stdout and "it " in result.stdout
+
+
+def test_fast_model_loads_and_scores(accurate):
+    fast = load_model(ROOT / "models" / "lid-fast")
+    assert fast.labels == accurate.labels
+    analysis = Scorer(fast).analyse(SAMPLES / "telephone-en.wav")
+    assert analysis.status in ("ok", "low_confidence", "out_of_set") and analysis.probabilities
+
+
+def test_bundles_hold_no_encoder_weights():
+    for name in ("lid-accurate", "lid-fast"):
+        assert sum(p.stat().st_size for p in (ROOT / "models" / name).iterdir()) < 5_000_000
+
+
+@pytest.mark.slow
+def test_committed_metrics_match_a_fresh_evaluation(accurate):
+    fresh = evaluate(accurate, ROOT / "datasets" / "asterisk" / "test.jsonl")
+    for key in ("n", "accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece"):
+        assert fresh[key] == pytest.approx(accurate.metrics[key], abs=1e-6), key
+    assert fresh["speakers_unseen_in_training"] is True
+
+
+@pytest.mark.slow
+def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
+    subsets = {}
+    for split, per_language in (("train", 6), ("dev", 3), ("test", 3)):
+        rows = [
+            json.loads(line) for line in (ROOT / "datasets" / "asterisk" / f"{split}.jsonl").read_text().splitlines()
+        ]
+        kept, seen = [], {}
+        for row in rows:
+            if seen.get(row["label"], 0) < per_language:
+                seen[row["label"]] = seen.get(row["label"], 0) + 1
+                kept.append(row)
+        subsets[split] = tmp_path / f"{split}.jsonl"
+        subsets[split].write_text("".join(json.dumps(r) + "\n" for r in kept))
+    overrides = [f"data.{split}={path}" for split, path in subsets.items()]
+    overrides += [f"output.runs_dir={tmp_path / 'runs'}", f"output.bundle={tmp_path / 'bundle'}"]
+    config = load_config(ROOT / "configs" / "lid-accurate.yaml", TrainConfig, overrides)
+    result = train(config)
+    bundle = load_model(result.bundle)
+    assert bundle.labels == ["es", "fr", "it", "en", "ru"]
+    assert "small demonstration model" in (result.bundle / "MODEL_CARD.md").read_text()
