@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from dialectid.errors import DialectidError
+from dialectid.paths import atomic_write
 
 Channel = Literal["wideband", "telephone"]
 CHANNELS = ("wideband", "telephone")
@@ -146,20 +146,16 @@ def write_manifest(
     file with its absolute path, so the manifest stays valid wherever it is read from.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     here = path.parent.absolute()
     count = 0
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as out:
-        try:
-            for utt in utterances:
-                out.write(_relocated(utt, source_base, here).to_json() + "\n")
-                count += 1
-            out.flush()
-            os.fsync(out.fileno())
-        except BaseException:
-            os.unlink(out.name)
-            raise
-    os.replace(out.name, path)
+
+    def write(stream) -> None:
+        nonlocal count
+        for utt in utterances:
+            stream.write(_relocated(utt, source_base, here).to_json() + "\n")
+            count += 1
+
+    atomic_write(path, write, binary=False)
     return count
 
 

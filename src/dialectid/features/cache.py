@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from dialectid.features.config import FeatureConfig
+from dialectid.paths import atomic_write
 
 
 class FeatureCache:
@@ -40,7 +40,7 @@ class FeatureCache:
         target = self.path(sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         self._describe()
-        _atomic_write(target, lambda stream: np.save(stream, np.ascontiguousarray(features, np.float32)))
+        atomic_write(target, lambda stream: np.save(stream, np.ascontiguousarray(features, np.float32)))
         return target
 
     def _describe(self) -> None:
@@ -48,16 +48,4 @@ class FeatureCache:
         description = self.folder / "config.json"
         if not description.exists():
             text = json.dumps(self.config.model_dump(), indent=2).encode()
-            _atomic_write(description, lambda stream: stream.write(text))
-
-
-def _atomic_write(target: Path, write) -> None:
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as stream:
-        try:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        except BaseException:
-            os.unlink(stream.name)
-            raise
-    os.replace(stream.name, target)
+            atomic_write(description, lambda stream: stream.write(text))

@@ -225,6 +225,19 @@ class WhisperBackend(WhisperModelBase):
         self.backend.load_state(state)
 
 
+def whisper_label_scores(encoder: WhisperEncoder, labels: list[str], languages: dict[str, str],
+                         inputs: Sequence[np.ndarray]) -> np.ndarray:  # fmt: skip
+    """Whisper's language detection as log-probabilities over `labels` (a label maps to a language
+    code through `languages`, else its part before '-'); labels sharing a language share it equally."""
+    codes = [languages.get(label, label.split("-")[0].split("_")[0].lower()) for label in labels]
+    sharing = {code: codes.count(code) for code in codes}
+    rows = []
+    for signal in inputs:
+        probabilities = encoder.language_probabilities(signal)
+        rows.append([np.log(max(probabilities.get(code, 0.0), 1e-9) / sharing[code]) for code in codes])
+    return log_softmax(np.array(rows))
+
+
 class WhisperFusionArgs(WhisperBackendArgs):
     lid_weight: float = Field(1.0, ge=0, description="weight of Whisper's own language detection in the fusion")
     languages: dict[str, str] = Field(default_factory=dict, description="label -> Whisper language code")
@@ -239,22 +252,13 @@ class WhisperFusion(WhisperBackend):
     name = "whisper-fusion"
     Args = WhisperFusionArgs
 
-    def _lid_scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        encoder = self._encoder()
-        languages = [self.args.languages.get(label, label.split("-")[0].lower()) for label in self.labels]
-        sharing = {lang: languages.count(lang) for lang in languages}
-        rows = []
-        for signal in inputs:
-            probabilities = encoder.language_probabilities(signal)
-            rows.append([np.log(max(probabilities.get(lang, 0.0), 1e-9) / sharing[lang]) for lang in languages])
-        return log_softmax(np.array(rows))
-
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.scores_and_novelty(inputs)[0]
 
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         embeddings = self._embeddings(inputs)
-        fused = self.backend.scores(embeddings) + self.args.lid_weight * self._lid_scores(inputs)
+        lid = whisper_label_scores(self._encoder(), self.labels, self.args.languages, inputs)
+        fused = self.backend.scores(embeddings) + self.args.lid_weight * lid
         return log_softmax(fused), self.backend.novelty(embeddings)
 
 
@@ -271,22 +275,12 @@ class WhisperLid(WhisperModelBase):
     name = "whisper-lid"
     Args = WhisperLidArgs
 
-    def _language(self, label: str) -> str:
-        return self.args.languages.get(label, label.split("-")[0].split("_")[0].lower())
-
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperLid:
         self._encoder()  # records the encoder's sha256
         return self
 
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        encoder = self._encoder()
-        languages = [self._language(label) for label in self.labels]
-        sharing = {lang: languages.count(lang) for lang in languages}
-        rows = []
-        for signal in inputs:
-            probabilities = encoder.language_probabilities(signal)
-            rows.append([np.log(max(probabilities.get(lang, 0.0), 1e-9) / sharing[lang]) for lang in languages])
-        return log_softmax(np.array(rows))
+        return whisper_label_scores(self._encoder(), self.labels, self.args.languages, inputs)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"languages": np.zeros(0)}  # zero-shot: no learned parameters
