@@ -44,13 +44,7 @@ class Source:
 def open_source(path: str | os.PathLike[str], max_in_memory_bytes: int) -> Source:
     """Check and hash `path`; keep its bytes in memory if it has at most `max_in_memory_bytes`."""
     path = Path(path)
-    info = _stat(path)
-    if stat.S_ISDIR(info.st_mode):
-        raise FileAccessError(path, "is a directory, not a recording", "give the path of a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise FileAccessError(path, "is not a regular file (a device, pipe or socket)", "copy the audio to a file")
-    if info.st_size == 0:
-        raise EmptyFileError(path, "the file has zero bytes", "record or copy it again")
+    info = _regular_file(path)
     try:
         with path.open("rb") as stream:
             if info.st_size <= max_in_memory_bytes:
@@ -69,14 +63,12 @@ def open_source(path: str | os.PathLike[str], max_in_memory_bytes: int) -> Sourc
 def peek_source(path: str | os.PathLike[str]) -> Source:
     """Like `open_source` but reads only the head and computes no hash: for quick probing."""
     path = Path(path)
-    info = _stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise FileAccessError(path, "is not a regular file", "give the path of a recording")
-    if info.st_size == 0:
-        raise EmptyFileError(path, "the file has zero bytes", "record or copy it again")
+    info = _regular_file(path)
     try:
         with path.open("rb") as stream:
             head = stream.read(HEAD_BYTES)
+    except PermissionError:
+        raise FileAccessError(path, "no permission to read the file", "check its permissions") from None
     except OSError as err:
         raise FileAccessError(path, f"cannot be read ({err.strerror})", "check its permissions") from None
     return Source(path, info.st_size, "", info.st_mtime_ns, head)
@@ -92,6 +84,18 @@ def _hash_stream(stream: BinaryIO, digest: hashlib._Hash) -> str:
     while chunk := stream.read(_HASH_CHUNK):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def _regular_file(path: Path) -> os.stat_result:
+    """The file's stat, after refusing directories, devices, pipes and empty files (nothing hangs)."""
+    info = _stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise FileAccessError(path, "is a directory, not a recording", "give the path of a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise FileAccessError(path, "is not a regular file (a device, pipe or socket)", "copy the audio to a file")
+    if info.st_size == 0:
+        raise EmptyFileError(path, "the file has zero bytes", "record or copy it again")
+    return info
 
 
 def _stat(path: Path) -> os.stat_result:
