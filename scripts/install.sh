@@ -9,10 +9,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # python3-venv: the virtual environment; espeak-ng: synthetic speech for the tests; fonts-dejavu-core:
 # report fonts for every script; poppler-utils: the tests render reports to images;
 # the asterisk packages: real telephone speech in five languages (CC BY-SA 3.0 / GPL), used by
-# the `asterisk` importer, its tests and the default model's training.
+# the `asterisk` importer, its tests and the default model's training; chromium: the web view's
+# end-to-end tests drive it through Playwright (which never downloads a browser of its own here).
 $SUDO apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    python3 python3-venv espeak-ng fonts-dejavu-core poppler-utils \
+    python3 python3-venv espeak-ng fonts-dejavu-core poppler-utils chromium \
     asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav \
     asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav asterisk-prompt-es-co \
     asterisk-prompt-fr-armelle asterisk-prompt-it-menardi-wav >/dev/null

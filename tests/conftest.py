@@ -106,6 +106,27 @@ def english_german_bundle(toy_corpus, tmp_path_factory):
     return _train_toy(manifests, folder, "whisper-backend", taxonomy={"tree": tree})
 
 
+@pytest.fixture(scope="session")
+def english_german_fusion(toy_corpus, tmp_path_factory):
+    """Whisper fusion on English and German only, calibrated on the test voices (unseen in training)."""
+    from toy import TREE, without_label
+
+    folder = tmp_path_factory.mktemp("ende-fusion")
+    manifests = without_label(toy_corpus, "es", folder / "data")
+    manifests["calibration"] = manifests.pop("test")
+    tree = {"germanic": TREE["germanic"]}
+    return _train_toy(manifests, folder, "whisper-fusion", taxonomy={"tree": tree},
+                      calibration={"method": "temperature"})  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def stats_bundle(toy_corpus, tmp_path_factory):
+    """A classical model (MFCC-SDC statistics, logistic regression) on the toy corpus, trained in
+    seconds: for tests that need a real bundle to analyse with, not a good one (the web view's)."""
+    features = {"kind": "mfcc_sdc", "n_mels": 24, "n_ceps": 7}
+    return _train_toy(toy_corpus, tmp_path_factory.mktemp("stats"), "stats-logreg", features=features)
+
+
 def _train_toy(manifests, folder, model, **sections):
     from dialectid.config import load_config
     from dialectid.train.config import TrainConfig

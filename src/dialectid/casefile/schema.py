@@ -89,6 +89,9 @@ class Report(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     signature: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    # The model as the report describes it (`ModelFacts`), so the HTML view says what the PDF says
+    # without the bundle; None for reports attached before migration 0002.
+    model_facts: Mapped[dict | None] = mapped_column(JSON, default=None)
 
 
 class Feedback(Base):
@@ -101,6 +104,18 @@ class Feedback(Base):
     linguist_outcome: Mapped[str | None] = mapped_column(String(200), default=None)
     comment: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A login to the web view. The cookie carries a random token; only its sha256 is stored, so a
+    copy of the database cannot be used to log in. Logging out or deactivating a user ends it."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AuditEvent(Base):

@@ -25,7 +25,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dialectid.casefile.schema import AnalysisRow, AuditEvent, Case, Feedback, Identity, Recording, Report, Subject
+from dialectid.casefile.schema import (
+    AnalysisRow,
+    AuditEvent,
+    Case,
+    Feedback,
+    Identity,
+    Recording,
+    Report,
+    Subject,
+    User,
+)
 from dialectid.errors import DialectidError
 from dialectid.paths import home
 
@@ -71,6 +81,19 @@ def _engine(url: str) -> Engine:
 class NewCase:
     reference: str
     pseudonym: str
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    """What it takes to show a stored report again: the signed PDF, and what its HTML rendering
+    is built from (the analysis, the case context and the model facts stored with it)."""
+
+    registration_number: str
+    pdf: bytes
+    analysis: dict[str, Any]
+    pseudonym: str
+    recorded_at: str
+    model_facts: dict[str, Any] | None
 
 
 class CaseStore:
@@ -119,6 +142,11 @@ class CaseStore:
         session.add(AuditEvent(**fields, hash=event_hash(fields)))
         session.flush()
 
+    def record(self, actor: str, action: str, case_reference: str | None, **details: Any) -> None:
+        """An audit event on its own (a view, a refused access), in a transaction of its own."""
+        with self.transaction() as session:
+            self.audit(session, actor, action, case_reference, **details)
+
     # ---- cases -----------------------------------------------------------------------------------
     def new_case(self, name: str, date_of_birth: str, claimed_origin: str | None, actor: str) -> NewCase:
         name = " ".join(name.split())
@@ -146,15 +174,44 @@ class CaseStore:
     def pseudonym(self, session: Session, case: Case) -> str:
         return session.scalar(select(Subject.pseudonym).where(Subject.case_id == case.id))
 
-    def list_cases(self) -> list[dict[str, Any]]:
+    def list_cases(self, search: str | None = None, status: str | None = None,
+                   assigned_to: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """All cases, or those whose reference contains `search`, with `status`, assigned to a user id."""
         with self.transaction() as session:
-            rows = session.execute(
-                select(Case.reference, Case.status, Subject.pseudonym, Case.created_at,
-                       select(func.count(Recording.id)).where(Recording.case_id == Case.id).scalar_subquery())
-                .join(Subject, Subject.case_id == Case.id).order_by(Case.id)
-            ).all()  # fmt: skip
-        return [{"reference": r, "status": s, "pseudonym": p, "created_at": c.isoformat(), "recordings": n}
-                for r, s, p, c, n in rows]  # fmt: skip
+            query = (select(Case.reference, Case.status, Subject.pseudonym, Case.created_at,
+                            select(func.count(Recording.id)).where(Recording.case_id == Case.id).scalar_subquery(),
+                            User.name)
+                     .join(Subject, Subject.case_id == Case.id).outerjoin(User, User.id == Case.assigned_to))  # fmt: skip
+            if search:
+                query = query.where(func.upper(Case.reference).contains(search.upper(), autoescape=True))
+            if status:
+                query = query.where(Case.status == status)
+            if assigned_to is not None:
+                query = query.where(Case.assigned_to == assigned_to)
+            rows = session.execute(query.order_by(Case.id)).all()
+        return [{"reference": r, "status": s, "pseudonym": p, "created_at": c.isoformat(), "recordings": n,
+                 "assigned_to": a} for r, s, p, c, n, a in rows]  # fmt: skip
+
+    def statuses(self) -> list[str]:
+        with self.transaction() as session:
+            return sorted(session.scalars(select(Case.status).distinct()))
+
+    def assignee(self, reference: str) -> int | None:
+        """The id of the user the case is assigned to (None: nobody); an unknown case is a CaseError."""
+        with self.transaction() as session:
+            return self.case(session, reference).assigned_to
+
+    def assign(self, reference: str, user_name: str | None, actor: str) -> None:
+        """Assign the case to a caseworker, or to nobody (`user_name` None)."""
+        with self.transaction() as session:
+            case = self.case(session, reference)
+            user = None
+            if user_name is not None:
+                user = session.scalar(select(User).where(User.name == user_name))
+                if user is None or not user.active or user.role != "caseworker":
+                    raise CaseError(f"{user_name!r} is not an active caseworker; cases are assigned to caseworkers")
+            case.assigned_to = None if user is None else user.id
+            self.audit(session, actor, "case assigned", reference, assignee=user_name)
 
     # ---- recordings --------------------------------------------------------------------------------
     def add_recording(self, reference: str, path: Path, recorded_by: str, actor: str) -> dict[str, Any]:
@@ -191,6 +248,15 @@ class CaseStore:
     def recording_path(self, sha256: str) -> Path:
         return self.recordings_dir / sha256[:2] / sha256
 
+    def recording(self, reference: str, sha256: str) -> Recording:
+        """A recording of this case (and of no other) by its sha256."""
+        with self.transaction() as session:
+            case = self.case(session, reference)
+            row = session.scalar(select(Recording).where(Recording.case_id == case.id, Recording.sha256 == sha256))
+            if row is None:
+                raise CaseError(f"case {reference} has no recording {sha256[:64]!r}")
+            return row
+
     # ---- analyses and reports ---------------------------------------------------------------------
     def pending(self, reference: str, bundle_sha256: str) -> list[Recording]:
         """Recordings of the case without an analysis by this bundle."""
@@ -224,12 +290,13 @@ class CaseStore:
                 .where(Recording.case_id == case.id, AnalysisRow.id.not_in(select(Report.analysis_id)))
                 .order_by(AnalysisRow.id)))  # fmt: skip
 
-    def attach_report(self, reference: str, analysis_id: int, pdf: bytes, signature: dict, actor: str) -> bool:
+    def attach_report(self, reference: str, analysis_id: int, pdf: bytes, signature: dict, actor: str,
+                      model_facts: dict[str, Any] | None = None) -> bool:  # fmt: skip
         """Attach a signed report; False if one is already attached."""
         try:
             with self.transaction() as session:
                 session.add(Report(analysis_id=analysis_id, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(),
-                                   signature=signature, created_at=now()))  # fmt: skip
+                                   signature=signature, created_at=now(), model_facts=model_facts))  # fmt: skip
                 session.flush()
                 self.audit(session, actor, "report attached", reference,
                            registration_number=signature["registration_number"],
@@ -238,39 +305,55 @@ class CaseStore:
         except IntegrityError:
             return False
 
-    def report_pdf(self, reference: str, registration_number: str | None, actor: str) -> tuple[str, bytes]:
+    def report_pdf(self, reference: str, registration_number: str | None, actor: str,
+                   action: str = "report exported") -> tuple[str, bytes]:  # fmt: skip
+        """The signed PDF of one report of the case (default: the latest); audited as `action`."""
         with self.transaction() as session:
-            case = self.case(session, reference)
-            query = (select(AnalysisRow.registration_number, Report.pdf).join(Report, Report.analysis_id == AnalysisRow.id)
-                     .join(Recording, Recording.id == AnalysisRow.recording_id).where(Recording.case_id == case.id))  # fmt: skip
-            if registration_number:
-                query = query.where(AnalysisRow.registration_number == registration_number)
-            row = session.execute(query.order_by(AnalysisRow.id.desc()).limit(1)).first()
-            if row is None:
-                raise CaseError(f"case {reference} has no report{' ' + registration_number if registration_number else ''}"
-                                "; run `dialectid case analyse` first")  # fmt: skip
-            self.audit(session, actor, "report exported", reference, registration_number=row[0])
-            return row[0], row[1]
+            row = self._report_row(session, reference, registration_number)
+            self.audit(session, actor, action, reference, registration_number=row[0].registration_number)
+            return row[0].registration_number, row[1].pdf
+
+    def report_parts(self, reference: str, registration_number: str) -> ReportParts:
+        """Everything to show one report again. Not audited: the caller audits the view it serves."""
+        with self.transaction() as session:
+            analysis, report, recording = self._report_row(session, reference, registration_number)
+            return ReportParts(analysis.registration_number, report.pdf, analysis.data,
+                               self.pseudonym(session, self.case(session, reference)),
+                               recording.recorded_at.isoformat(timespec="seconds"), report.model_facts)  # fmt: skip
+
+    def _report_row(self, session: Session, reference: str, registration_number: str | None):
+        case = self.case(session, reference)
+        query = (select(AnalysisRow, Report, Recording).join(Report, Report.analysis_id == AnalysisRow.id)
+                 .join(Recording, Recording.id == AnalysisRow.recording_id).where(Recording.case_id == case.id))  # fmt: skip
+        if registration_number:
+            query = query.where(AnalysisRow.registration_number == registration_number)
+        row = session.execute(query.order_by(AnalysisRow.id.desc()).limit(1)).first()
+        if row is None:
+            raise CaseError(f"case {reference} has no report{' ' + registration_number if registration_number else ''}"
+                            "; run `dialectid case analyse` first")  # fmt: skip
+        return row
 
     # ---- viewing, feedback, erasure -----------------------------------------------------------------
     def show(self, reference: str, actor: str, with_identity: bool = False) -> dict[str, Any]:
-        """The case as its caseworker sees it; every view is audited."""
+        """The case as its caseworker sees it: recordings, every analysis with all its probabilities,
+        its quality verdict and the feedback on it. Every view is audited."""
         with self.transaction() as session:
             case = self.case(session, reference)
             pseudonym = self.pseudonym(session, case)
             recordings = session.scalars(select(Recording).where(Recording.case_id == case.id).order_by(Recording.id))
+            assignee = session.get(User, case.assigned_to) if case.assigned_to else None
             result = {"reference": case.reference, "status": case.status, "pseudonym": pseudonym,
-                      "created_at": case.created_at.isoformat(), "recordings": []}  # fmt: skip
+                      "created_at": case.created_at.isoformat(), "assigned_to": assignee and assignee.name,
+                      "recordings": []}  # fmt: skip
             for recording in recordings:
                 analyses = session.execute(
                     select(AnalysisRow, Report.id).outerjoin(Report, Report.analysis_id == AnalysisRow.id)
                     .where(AnalysisRow.recording_id == recording.id).order_by(AnalysisRow.id)).all()  # fmt: skip
                 result["recordings"].append({
-                    "sha256": recording.sha256, "codec": recording.codec, "duration_s": round(recording.duration_s, 2),
-                    "recorded_by": recording.recorded_by, "recorded_at": recording.recorded_at.isoformat(),
-                    "analyses": [{"registration_number": a.registration_number, "status": a.status,
-                                  "top_label": a.top_label, "model": a.model_id, "report": report_id is not None,
-                                  "probabilities": a.data["probabilities"][:3]} for a, report_id in analyses],
+                    "sha256": recording.sha256, "codec": recording.codec, "container": recording.container,
+                    "duration_s": round(recording.duration_s, 2), "recorded_by": recording.recorded_by,
+                    "recorded_at": recording.recorded_at.isoformat(),
+                    "analyses": [_analysis_summary(session, a, report_id is not None) for a, report_id in analyses],
                 })  # fmt: skip
             if with_identity:
                 identity = session.get(Identity, pseudonym)
@@ -281,13 +364,16 @@ class CaseStore:
         return result
 
     def add_feedback(self, registration_number: str, author: str, role: str, agrees: bool | None,
-                     linguist_outcome: str | None, comment: str | None) -> None:  # fmt: skip
+                     linguist_outcome: str | None, comment: str | None, reference: str | None = None) -> None:  # fmt: skip
+        """Record a caseworker's or linguist's judgement of a result. With `reference`, the analysis
+        must belong to that case. The comment is stored, never copied into the audit log."""
         with self.transaction() as session:
             analysis = session.scalar(select(AnalysisRow).where(AnalysisRow.registration_number == registration_number))
-            if analysis is None:
-                raise CaseError(f"no analysis {registration_number!r}")
-            recording = session.get(Recording, analysis.recording_id)
-            reference = session.get(Case, recording.case_id).reference
+            recording = analysis and session.get(Recording, analysis.recording_id)
+            case = recording and session.get(Case, recording.case_id)
+            if case is None or reference not in (None, case.reference):
+                raise CaseError(f"no analysis {registration_number!r}" + (f" in case {reference}" if reference else ""))
+            reference = case.reference
             session.add(Feedback(analysis_id=analysis.id, author=author, role=role, agrees=agrees,
                                  linguist_outcome=linguist_outcome, comment=comment, created_at=now()))  # fmt: skip
             self.audit(session, author, "feedback given", reference, registration_number=registration_number,
@@ -304,6 +390,25 @@ class CaseStore:
             session.delete(identity)
             self.audit(session, actor, "identity erased", reference, pseudonym=pseudonym)
         return pseudonym
+
+    def agreement_by_model(self) -> list[dict[str, Any]]:
+        """Per model: how often feedback agreed with the analysis's top label (no opinion: not counted)."""
+        with self.transaction() as session:
+            rows = session.execute(
+                select(AnalysisRow.model_id, Feedback.agrees, func.count(Feedback.id))
+                .join(Feedback, Feedback.analysis_id == AnalysisRow.id)
+                .group_by(AnalysisRow.model_id, Feedback.agrees)).all()  # fmt: skip
+        summary: dict[str, dict[str, Any]] = {}
+        for model, agrees, count in rows:
+            entry = summary.setdefault(
+                model, {"model": model, "feedback": 0, "agree": 0, "disagree": 0, "no_opinion": 0}
+            )
+            entry["feedback"] += count
+            entry[{True: "agree", False: "disagree", None: "no_opinion"}[agrees]] += count
+        for entry in summary.values():
+            judged = entry["agree"] + entry["disagree"]
+            entry["agreement"] = entry["agree"] / judged if judged else None
+        return sorted(summary.values(), key=lambda e: e["model"])
 
     # ---- the audit chain --------------------------------------------------------------------------
     def verify_audit(self) -> tuple[int, str | None]:
@@ -328,6 +433,18 @@ class CaseStore:
                 query = query.where(AuditEvent.case_reference == reference)
             return [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "case": e.case_reference,
                      "details": e.details} for e in session.scalars(query)]  # fmt: skip
+
+
+def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool) -> dict[str, Any]:
+    data = analysis.data
+    feedback = session.scalars(select(Feedback).where(Feedback.analysis_id == analysis.id).order_by(Feedback.id))
+    return {"registration_number": analysis.registration_number, "status": analysis.status,
+            "top_label": analysis.top_label, "top_probability": data.get("top_probability"), "model": analysis.model_id,
+            "report": has_report, "created_at": analysis.created_at.isoformat(), "speech_s": data.get("speech_s"),
+            "probabilities": data["probabilities"],
+            "quality": {k: data["quality"].get(k) for k in ("status", "flags", "reasons")},
+            "feedback": [{"author": f.author, "role": f.role, "agrees": f.agrees, "linguist_outcome": f.linguist_outcome,
+                          "comment": f.comment, "created_at": f.created_at.isoformat()} for f in feedback]}  # fmt: skip
 
 
 def event_hash(fields: dict[str, Any]) -> str:

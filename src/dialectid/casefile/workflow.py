@@ -8,7 +8,8 @@ constraints let one of them store each analysis and each report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 from dialectid.casefile.schema import AnalysisRow, Recording
 from dialectid.casefile.store import CaseStore
@@ -24,14 +25,21 @@ class AnalyseOutcome:
     failed: list[str] = field(default_factory=list)  # messages
 
 
+# progress(done, total, stage): called before each recording is scored and once when all are
+Progress = Callable[[int, int, str], None]
+
+
 def analyse_case(store: CaseStore, reference: str, bundle: Bundle, actor: str,
-                 config: ScoringConfig | None = None) -> AnalyseOutcome:  # fmt: skip
+                 config: ScoringConfig | None = None, progress: Progress | None = None) -> AnalyseOutcome:  # fmt: skip
     from dialectid.audio import AudioError
 
+    progress = progress or (lambda done, total, stage: None)
     outcome = AnalyseOutcome()
     _attach_missing_reports(store, reference, bundle, actor, outcome)
     scorer = Scorer(bundle, config)
-    for recording in store.pending(reference, bundle.sha256):
+    pending = store.pending(reference, bundle.sha256)
+    for done, recording in enumerate(pending):
+        progress(done, len(pending), f"analysing recording {done + 1} of {len(pending)}")
         try:
             analysis = scorer.analyse(store.recording_path(recording.sha256))
         except AudioError as error:
@@ -40,6 +48,7 @@ def analyse_case(store: CaseStore, reference: str, bundle: Bundle, actor: str,
         if store.store_analysis(reference, recording, analysis, actor) is None:
             continue  # another process analysed it first
         outcome.analysed.append(analysis.registration_number)
+    progress(len(pending), len(pending), "signing the reports")
     _attach_missing_reports(store, reference, bundle, actor, outcome)
     return outcome
 
@@ -48,17 +57,17 @@ def _attach_missing_reports(
     store: CaseStore, reference: str, bundle: Bundle, actor: str, outcome: AnalyseOutcome
 ) -> None:
     key = signing_key(store.keys_dir)
+    facts = ModelFacts.from_bundle(bundle)
     for row, recording in store.without_report(reference):
-        pdf = render_report(store, reference, row, recording, bundle)
+        pdf = render_report(store, reference, row, recording, facts)
         signed = sign_pdf(pdf, row.registration_number, row.model_id, key)
         signature = {"registration_number": row.registration_number, "model": row.model_id}
-        if store.attach_report(reference, row.id, signed, signature, actor):
+        if store.attach_report(reference, row.id, signed, signature, actor, model_facts=asdict(facts)):
             outcome.reports.append(row.registration_number)
 
 
-def render_report(store: CaseStore, reference: str, row: AnalysisRow, recording: Recording, bundle: Bundle) -> bytes:
+def render_report(store: CaseStore, reference: str, row: AnalysisRow, recording: Recording, facts: ModelFacts) -> bytes:
     with store.transaction() as session:
         pseudonym = store.pseudonym(session, store.case(session, reference))
-    context = ReportContext(reference, pseudonym, recording.recorded_at.isoformat(timespec="seconds"),
-                            ModelFacts.from_bundle(bundle))  # fmt: skip
+    context = ReportContext(reference, pseudonym, recording.recorded_at.isoformat(timespec="seconds"), facts)
     return render(Analysis.from_dict(row.data), context, "pdf")

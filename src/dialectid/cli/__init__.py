@@ -10,7 +10,9 @@ from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
 from dialectid.cli import model as model_cmd
 from dialectid.cli import score as score_cmd
+from dialectid.cli import serve as serve_cmd
 from dialectid.cli import train as train_cmd
+from dialectid.cli import users as users_cmd
 
 app = typer.Typer(
     name="dialectid",
@@ -29,6 +31,8 @@ app.add_typer(model_cmd.app, name="model")
 app.add_typer(case_cmd.app, name="case")
 app.add_typer(case_cmd.audit_app, name="audit")
 app.add_typer(case_cmd.report_app, name="report")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(users_cmd.app, name="users")
 
 
 @app.callback()

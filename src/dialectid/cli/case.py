@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,20 +10,12 @@ import typer
 from rich.table import Table
 
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
+from dialectid.cli.common import case_store as _store
+from dialectid.cli.common import local_actor as _actor
 
 app = typer.Typer(help="The electronic case file: cases, recordings, analyses, reports.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 report_app = typer.Typer(help="Signed reports.", no_args_is_help=True)
-
-
-def _store():
-    from dialectid.casefile import CaseStore
-
-    return CaseStore()
-
-
-def _actor() -> str:
-    return getpass.getuser()
 
 
 @app.command("new")
@@ -88,7 +79,9 @@ def show(
         out.print(f"  recording {recording['sha256'][:16]}  {recording['duration_s']} s  {recording['codec']}  "
                   f"by {recording['recorded_by']}", markup=False)  # fmt: skip
         for a in recording["analyses"]:
-            top = ", ".join(f"{p['label']} {100 * p['probability']:.0f} %" for p in a["probabilities"]) or "no result"
+            top = (
+                ", ".join(f"{p['label']} {100 * p['probability']:.0f} %" for p in a["probabilities"][:3]) or "no result"
+            )
             out.print(f"    {a['registration_number']}  {a['status']}  {top}  report: {'yes' if a['report'] else 'no'}",
                       markup=False)  # fmt: skip
 

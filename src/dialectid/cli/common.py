@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import getpass
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
@@ -60,3 +61,15 @@ def progress_bar(total: int, description: str) -> Iterator[Callable[[], None]]:
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)
+
+
+def case_store():
+    """The case file in DIALECTID_HOME (or at DIALECTID_DATABASE_URL)."""
+    from dialectid.casefile import CaseStore
+
+    return CaseStore()
+
+
+def local_actor() -> str:
+    """Who the audit log names for a command run on this machine: the operating-system user."""
+    return getpass.getuser()

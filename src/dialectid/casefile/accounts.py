@@ -1,0 +1,166 @@
+"""Who may use the case file through the web view: users with one role each, their login sessions,
+and the lockout after repeated failed logins. Every change is an audit event.
+
+Passwords arrive here already hashed (`dialectid.web.passwords`) and session tokens as their
+sha256: the case file never holds a secret that would let a copy of the database log in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from dialectid.casefile.schema import Case, User, WebSession
+from dialectid.casefile.store import CaseError, CaseStore, now
+
+ROLES = ("caseworker", "analyst", "admin")
+# Staff logins, not people's names: short, no spaces, safe to show in URLs and logs.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{1,63}")
+ANONYMOUS = "anonymous"  # the actor of a failed login under an unknown name (the name itself is not kept)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    name: str
+    role: str
+    active: bool
+    locked_until: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> Account:
+        return cls(user.id, user.name, user.role, user.active, user.locked_until)
+
+
+def check_user_name(name: str) -> str:
+    if not _NAME.fullmatch(name or ""):
+        raise CaseError(f"user name {name!r} is not valid: use 2 to 64 letters, digits, '.', '_', '@' or '-'")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise CaseError(f"unknown role {role!r}; use one of: {', '.join(ROLES)}")
+    return role
+
+
+class Accounts:
+    """Users and sessions in `store`'s database (composition: the store stays about cases)."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self.store = store
+
+    # ---- users ---------------------------------------------------------------------------------
+    def add(self, name: str, role: str, password_hash: str, actor: str) -> Account:
+        check_user_name(name)
+        check_role(role)
+        with self.store.transaction() as session:
+            if session.scalar(select(User.id).where(User.name == name)) is not None:
+                raise CaseError(f"user {name!r} already exists")
+            user = User(name=name, role=role, password_hash=password_hash, active=True, failed_logins=0,
+                        locked_until=None, created_at=now())  # fmt: skip
+            session.add(user)
+            session.flush()
+            self.store.audit(session, actor, "user added", None, user=name, role=role)
+            return Account.of(user)
+
+    def credentials(self, name: str) -> tuple[Account, str] | None:
+        """The account and its password hash, for checking a login; None for an unknown name."""
+        with self.store.transaction() as session:
+            user = session.scalar(select(User).where(User.name == name))
+            return None if user is None else (Account.of(user), user.password_hash)
+
+    def get(self, user_id: int) -> Account | None:
+        with self.store.transaction() as session:
+            user = session.get(User, user_id)
+            return None if user is None else Account.of(user)
+
+    def by_name(self, name: str) -> Account:
+        with self.store.transaction() as session:
+            return Account.of(self._user(session, name))
+
+    def list(self) -> list[dict]:
+        with self.store.transaction() as session:
+            assigned = select(func.count(Case.id)).where(Case.assigned_to == User.id).scalar_subquery()
+            rows = session.execute(select(User, assigned).order_by(User.name)).all()
+        return [{"id": u.id, "name": u.name, "role": u.role, "active": u.active, "cases": n,
+                 "locked_until": u.locked_until.isoformat() if u.locked_until and u.locked_until > now() else None}
+                for u, n in rows]  # fmt: skip
+
+    def set_active(self, name: str, active: bool, actor: str) -> Account:
+        """Deactivating ends the user's sessions at once; activating also lifts a lockout."""
+        with self.store.transaction() as session:
+            user = self._user(session, name)
+            user.active, user.failed_logins, user.locked_until = active, 0, None
+            if not active:
+                self._end_sessions(session, user.id)
+            self.store.audit(session, actor, "user activated" if active else "user deactivated", None, user=name)
+            return Account.of(user)
+
+    def set_password(self, name: str, password_hash: str, actor: str) -> None:
+        with self.store.transaction() as session:
+            user = self._user(session, name)
+            user.password_hash, user.failed_logins, user.locked_until = password_hash, 0, None
+            self._end_sessions(session, user.id)
+            self.store.audit(session, actor, "password set", None, user=name)
+
+    def rehash(self, user_id: int, password_hash: str) -> None:
+        """Store a stronger hash of the same password (after a login); not a security event."""
+        with self.store.transaction() as session:
+            session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+    def _user(self, session, name: str) -> User:
+        user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise CaseError(f"no user {name!r}; `dialectid users list` shows the users")
+        return user
+
+    # ---- logins --------------------------------------------------------------------------------
+    def login_failed(self, account: Account | None, limit: int, lock_for: timedelta) -> datetime | None:
+        """Count a failed login; after `limit` in a row the account is locked. Returns the lock's end."""
+        with self.store.transaction() as session:
+            if account is None:
+                self.store.audit(session, ANONYMOUS, "login failed", None, reason="unknown or inactive user")
+                return None
+            user = session.get(User, account.id)
+            user.failed_logins += 1
+            self.store.audit(session, user.name, "login failed", None, reason="wrong password",
+                             failures=user.failed_logins)  # fmt: skip
+            if user.failed_logins < limit:
+                return None
+            user.failed_logins, user.locked_until = 0, now() + lock_for
+            self.store.audit(session, user.name, "account locked", None, until=user.locked_until.isoformat())
+            return user.locked_until
+
+    def open_session(self, account: Account, token_sha256: str, lifetime: timedelta) -> datetime:
+        """A successful login: reset the failure count, store the session; returns when it expires."""
+        with self.store.transaction() as session:
+            session.execute(delete(WebSession).where(WebSession.expires_at < now()))  # housekeeping
+            user = session.get(User, account.id)
+            user.failed_logins, user.locked_until = 0, None
+            expires = now() + lifetime
+            session.add(WebSession(id=token_sha256, user_id=user.id, created_at=now(), expires_at=expires))
+            self.store.audit(session, user.name, "logged in", None)
+            return expires
+
+    def session_account(self, token_sha256: str) -> Account | None:
+        """The active user of a live session, or None (unknown, expired, ended, user deactivated)."""
+        with self.store.transaction() as session:
+            user = session.scalar(
+                select(User).join(WebSession, WebSession.user_id == User.id)
+                .where(WebSession.id == token_sha256, WebSession.ended_at.is_(None),
+                       WebSession.expires_at > now(), User.active.is_(True)))  # fmt: skip
+            return None if user is None else Account.of(user)
+
+    def end_session(self, token_sha256: str, actor: str) -> None:
+        with self.store.transaction() as session:
+            session.execute(update(WebSession).where(WebSession.id == token_sha256, WebSession.ended_at.is_(None))
+                            .values(ended_at=now()))  # fmt: skip
+            self.store.audit(session, actor, "logged out", None)
+
+    def _end_sessions(self, session, user_id: int) -> None:
+        session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+                        .values(ended_at=now()))  # fmt: skip

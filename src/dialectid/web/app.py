@@ -1,0 +1,65 @@
+"""`create_app`: the FastAPI application over one case file and one model."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from dialectid import __version__
+from dialectid.casefile import CaseStore
+from dialectid.casefile.accounts import Accounts
+from dialectid.models.bundle import Bundle, load_model
+from dialectid.web import api, pages_admin, pages_auth, pages_cases
+from dialectid.web.context import WebContext
+from dialectid.web.handlers import install_error_handlers
+from dialectid.web.jobs import AnalysisJobs
+from dialectid.web.middleware import AccessLog, BodyLimit, ErrorBoundary, SecurityHeaders
+from dialectid.web.sessions import CookieSigner, session_secret
+from dialectid.web.settings import WebSettings
+from dialectid.web.views import upload_too_large
+
+ROUTERS = (pages_auth.router, pages_cases.router, pages_admin.router, api.router)  # every route of the app
+DESCRIPTION = ("The caseworkers' view of the dialectid case file. Log in with `POST /api/session`; the "
+               "session cookie then authenticates every call, and calls that change something also send the "
+               "`csrf_token` from that answer in an `X-CSRF-Token` header.")  # fmt: skip
+
+
+def create_app(store: CaseStore | None = None, model: Path | Bundle | None = None,
+               settings: WebSettings | None = None) -> FastAPI:  # fmt: skip
+    """The web view over `store` (default: the case file in DIALECTID_HOME), analysing new
+    recordings with `model` (default: the shipped accurate model). A missing or altered model
+    bundle, or a case file that cannot be opened, raises a `DialectidError` here, not later.
+    `dialectid serve` runs it: `uvicorn.run(create_app(), host="127.0.0.1", port=8000)`.
+    """
+    from dialectid.scoring import default_model_path
+
+    store = store or CaseStore()
+    bundle = model if isinstance(model, Bundle) else load_model(model or default_model_path())
+    settings = settings or WebSettings()
+    web = WebContext(store, Accounts(store), settings, CookieSigner(session_secret(store.keys_dir)), bundle,
+                     AnalysisJobs(store, bundle))  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        web.jobs.shutdown()
+
+    # The interactive docs pages load scripts from a CDN, which the CSP (and the network) forbid;
+    # the OpenAPI document itself is served to logged-in users by `api.openapi_document`.
+    app = FastAPI(title="dialectid web view", version=__version__, description=DESCRIPTION, docs_url=None,
+                  redoc_url=None, openapi_url=None, lifespan=lifespan)  # fmt: skip
+    app.state.web = web
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("dialectid.web", "static")]), name="static")
+    install_error_handlers(app)
+    # add_middleware wraps what is there: the last added runs first on the way in.
+    app.add_middleware(BodyLimit, upload_limit=settings.upload_limit_bytes, form_limit=settings.form_limit_bytes,
+                       message=lambda: upload_too_large(web))  # fmt: skip
+    app.add_middleware(ErrorBoundary)
+    app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,105 @@
+"""The case pages: the list, one case, its audit trail, its reports and recordings, the feedback
+form (caseworkers) and the upload form (analysts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from dialectid.web import auth, views
+from dialectid.web.context import Web
+from dialectid.web.errors import WebError
+from dialectid.web.responses import pdf_response, recording_response
+from dialectid.web.templating import page
+
+router = APIRouter(include_in_schema=False)
+Upload = Annotated[UploadFile, File(description="The recording; its name is never used.")]
+RecordedBy = Annotated[str, Form(description="Who made the recording [you].")]
+DONE = {"feedback": "Your feedback was saved and written to the audit trail.",
+        "upload": "The recording was stored; its analysis is running.", "analysis": "The analysis was started."}  # fmt: skip
+
+
+@router.get("/")
+def home(user: auth.User) -> Response:
+    return RedirectResponse("/cases", status_code=303)
+
+
+@router.get("/cases")
+def case_list(request: Request, web: Web, user: auth.User, q: str | None = None, status: str | None = None) -> Response:
+    message = None
+    try:
+        cases = views.visible_cases(web, user, q, status)
+    except WebError as error:
+        cases, message = [], error.message
+    return page(request, "cases.html.j2", user, status=400 if message else 200, cases=cases, message=message,
+                statuses=web.store.statuses(), q=q or "", selected_status=status or "")  # fmt: skip
+
+
+@router.get("/cases/{reference}")
+def case_page(request: Request, web: Web, user: auth.User, reference: str, done: str | None = None) -> Response:
+    case = views.case_view(web, user, reference, request.url.path)
+    latest = _latest_report(case)
+    report_html = views.report_rendering(web, user, reference, latest, request.url.path, "html") if latest else None
+    return page(request, "case.html.j2", user, case=case, latest=latest, report_html=report_html,
+                done=DONE.get(done or ""), running=next((j for j in case["jobs"] if not j["finished"]), None))  # fmt: skip
+
+
+def _latest_report(case: dict) -> str | None:
+    numbers = [a["registration_number"] for r in case["recordings"] for a in r["analyses"] if a["report"]]
+    return numbers[-1] if numbers else None
+
+
+@router.get("/cases/{reference}/audit")
+def audit_page(request: Request, web: Web, user: auth.User, reference: str) -> Response:
+    events = views.audit_trail(web, user, reference, request.url.path)
+    return page(request, "audit.html.j2", user, reference=reference, events=events)
+
+
+@router.get("/cases/{reference}/reports/{number}")
+def report_page(request: Request, web: Web, user: auth.User, reference: str, number: str) -> Response:
+    html = views.report_rendering(web, user, reference, number, request.url.path, "html")
+    signature = views.signature_status(web, reference, number)
+    return page(request, "report.html.j2", user, reference=reference, number=number, report_html=html,
+                signature=signature)  # fmt: skip
+
+
+@router.get("/cases/{reference}/reports/{number}/pdf")
+def report_pdf(request: Request, web: Web, user: auth.User, reference: str, number: str, download: bool = False):
+    return pdf_response(web, user, request, reference, number, download)
+
+
+@router.get("/cases/{reference}/recordings/{sha256}")
+def recording(request: Request, web: Web, user: auth.User, reference: str, sha256: str) -> Response:
+    return recording_response(web, user, request, reference, sha256)
+
+
+@router.post("/cases/{reference}/feedback", dependencies=[Depends(auth.form_csrf)])
+def feedback(
+    request: Request,
+    web: Web,
+    user: auth.Caseworker,
+    reference: str,
+    registration_number: Annotated[str, Form(max_length=60)],
+    agreement: Annotated[str, Form(max_length=10)],
+    linguist_outcome: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    views.give_feedback(web, user, reference, registration_number, agreement, linguist_outcome, comment,
+                        request.url.path)  # fmt: skip
+    return RedirectResponse(f"/cases/{reference}?done=feedback", status_code=303)
+
+
+@router.post("/cases/{reference}/recordings", dependencies=[Depends(auth.form_csrf)])
+def upload(
+    request: Request, web: Web, user: auth.Analyst, reference: str, recording: Upload, recorded_by: RecordedBy = ""
+) -> Response:
+    views.register_upload(web, user, reference, recording.file, recorded_by, request.url.path)
+    return RedirectResponse(f"/cases/{reference}?done=upload", status_code=303)
+
+
+@router.post("/cases/{reference}/analyses", dependencies=[Depends(auth.form_csrf)])
+def analyse(request: Request, web: Web, user: auth.Analyst, reference: str) -> Response:
+    views.start_analysis(web, user, reference, request.url.path)
+    return RedirectResponse(f"/cases/{reference}?done=analysis", status_code=303)

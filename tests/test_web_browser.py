@@ -1,0 +1,152 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright; no browser download):
+a caseworker reads a report and gives feedback, an analyst uploads a recording and watches its
+analysis finish. Screenshots of the case page and the report go to reports/screenshots/."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from dialectid.web import create_app
+from webapp import PASSWORD, world_of
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+# As root in a sandbox without a network: no sandbox, no GPU, no calls home.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, stats_bundle, toy_corpus):
+    with world_of(tmp_path_factory.mktemp("browser"), stats_bundle, toy_corpus) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def server(world):
+    """The app under uvicorn on a free localhost port, in a background thread."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(world.store, world.bundle), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.is_file():
+        pytest.fail("Debian's chromium is not installed at /usr/bin/chromium; run scripts/install.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser profile; fails the test if the page logs an error (a CSP violation, say)."""
+    context = chromium.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on("response", lambda answer: errors.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None)
+    yield tab
+    context.close()
+    assert errors == [], errors
+
+
+def log_in(page, base: str, name: str, start: str) -> None:
+    page.goto(base + start)
+    assert "/login?next=" in page.url  # not logged in yet: the page sends us to the form
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(base + start)
+
+
+def test_a_caseworker_reads_the_report_and_gives_feedback(page, server, world):
+    from playwright.sync_api import expect
+
+    case, number = world.cases["carla"], world.numbers["carla"]
+    shown = world.store.show(case, "test")
+    top_label = shown["recordings"][0]["analyses"][0]["top_label"]
+    log_in(page, server, "carla", f"/cases/{case}")
+    expect(page.locator(".pseudonym")).to_have_text(shown["pseudonym"])
+    expect(page.locator("article.analysis .regno")).to_have_text(number)
+    expect(page.locator("article.analysis .top-label")).to_have_text(top_label)
+    expect(page.locator("p.signature.valid")).to_contain_text("Signature: valid")
+    expect(page.locator("audio")).to_have_count(1)
+    expect(page.locator("iframe.pdf")).to_have_attribute("src", f"/cases/{case}/reports/{number}/pdf")
+    page.locator("iframe.pdf").scroll_into_view_if_needed()
+    page.wait_for_timeout(3000)  # Chromium's PDF viewer paints the frame only once it is in view
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "case-page.png"), full_page=True)
+
+    page.click("text=Read the report")
+    expect(page.locator("section.report")).to_contain_text(f"Registration number{number}")
+    expect(page.locator("section.report")).to_contain_text(top_label)
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+
+    page.click(f"text=Case {case}")
+    page.check("input[name=agreement][value=agree]")
+    page.fill("input[name=linguist_outcome]", "confirmed by the linguist")
+    page.fill("textarea[name=comment]", "consistent with the interview")
+    page.click("text=Save feedback")
+    expect(page.locator("p.done")).to_contain_text("Your feedback was saved")
+    expect(page.locator("ul.feedback")).to_contain_text("carla: agrees with the top label")
+
+    page.click("text=Audit trail of this case")
+    feedback_row = page.locator("tr", has=page.locator("td.action", has_text="feedback given"))
+    expect(feedback_row).to_have_count(1)
+    expect(feedback_row).to_contain_text("carla")
+    expect(feedback_row).to_contain_text(number)
+
+
+def test_an_analyst_uploads_a_recording_and_sees_its_analysis_arrive(page, server, world, monkeypatch):
+    from playwright.sync_api import expect
+
+    import dialectid.casefile.workflow as workflow
+
+    release = threading.Event()
+    original = workflow.analyse_case
+
+    def held_back(*args, **kwargs):  # lets the test see the page while the analysis is running
+        release.wait(timeout=60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "analyse_case", held_back)
+    case = world.cases["colin"]
+    log_in(page, server, "anna", f"/cases/{case}")
+    expect(page.locator("article.analysis")).to_have_count(1)
+    page.set_input_files("input[name=recording]", str(world.recordings[2]))
+    page.fill("input[name=recorded_by]", "officer 12")
+    page.click("text=Upload and analyse")
+    expect(page.locator("#analysis-progress")).to_be_visible()
+    expect(page.locator("p.done")).to_contain_text("The recording was stored")
+    release.set()
+    # progress.js follows the job and loads the page again once it has finished
+    expect(page.locator(".job-outcome")).to_contain_text("Last analysis finished: 1 analysed, 1 reports attached")
+    expect(page.locator("#analysis-progress")).to_have_count(0)
+    expect(page.locator("article.analysis")).to_have_count(2)
+    expect(page.locator("section.recording", has_text="officer 12").locator("p.signature.valid")).to_have_count(1)

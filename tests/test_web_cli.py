@@ -1,0 +1,115 @@
+"""`dialectid users` and `dialectid serve`: accounts from the command line, and a server that
+refuses bad settings with one line instead of a traceback."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from typer.testing import CliRunner
+
+from dialectid.casefile import CaseStore
+from dialectid.casefile.accounts import Accounts
+from dialectid.cli import app
+from dialectid.web.passwords import check_password
+from webapp import cheap_passwords
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
+    with cheap_passwords():
+        yield tmp_path / "home"
+
+
+def one_line_error(result, message: str) -> None:
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1, result.output
+    assert "Traceback" not in result.output
+
+
+def test_users_are_added_listed_assigned_and_deactivated(home):
+    added = runner.invoke(app, ["users", "add", "carla", "--role", "caseworker"], input="a long enough password\n")
+    assert added.exit_code == 0 and added.stdout.strip() == "added caseworker carla", added.output
+    store = CaseStore()
+    stored = Accounts(store).credentials("carla")[1]
+    assert stored.startswith("$argon2id$") and check_password(stored, "a long enough password")
+    assert "a long enough password" not in json.dumps(store.events())
+    case = store.new_case("A B", "1990-01-01", None, "clerk").reference
+    assert runner.invoke(app, ["users", "assign", case, "carla"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["users", "list", "--json"]).stdout)
+    assert [(u["name"], u["role"], u["active"], u["cases"]) for u in listed] == [("carla", "caseworker", True, 1)]
+    assert runner.invoke(app, ["users", "deactivate", "carla"]).exit_code == 0
+    assert Accounts(store).by_name("carla").active is False
+    changed = runner.invoke(app, ["users", "set-password", "carla"], input="another long password\n")
+    assert changed.exit_code == 0 and check_password(Accounts(store).credentials("carla")[1], "another long password")
+    assert [e["action"] for e in store.events()][-3:] == ["case assigned", "user deactivated", "password set"]
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["users", "add", "carla", "--role", "boss"], "a long enough password\n", "unknown role 'boss'; use one of"),
+        (["users", "add", "carla smith", "--role", "admin"], "a long enough password\n", "is not valid: use 2 to 64"),
+        (["users", "add", "carla", "--role", "admin"], "short\n", "the password must have 12 to 1024 characters"),
+        (["users", "add", "carla", "--role", "admin"], "", "no password on standard input"),
+        (["users", "deactivate", "nobody"], "", "no user 'nobody'"),
+        (["users", "assign", "C-NOPE", "carla"], "", "no case 'C-NOPE'"),
+    ],
+)
+def test_users_refuse_bad_input_with_one_line(home, args, stdin, message):
+    one_line_error(runner.invoke(app, args, input=stdin), message)
+
+
+def test_assigning_to_someone_who_is_not_a_caseworker_is_refused(home):
+    runner.invoke(app, ["users", "add", "anna", "--role", "analyst"], input="a long enough password\n")
+    case = CaseStore().new_case("A B", "1990-01-01", None, "clerk").reference
+    one_line_error(runner.invoke(app, ["users", "assign", case, "anna"]), "'anna' is not an active caseworker")
+
+
+def test_serve_refuses_bad_settings_with_one_line(home, tmp_path):
+    one_line_error(runner.invoke(app, ["serve", "--model", str(tmp_path / "missing")]), "no such model bundle")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        one_line_error(runner.invoke(app, ["serve", "--port", str(port)]), f"cannot listen on 127.0.0.1:{port}")
+    one_line_error(runner.invoke(app, ["serve", "--host", "no-such-host.invalid"]), "cannot listen on no-such-host")
+    (tmp_path / "home").mkdir(exist_ok=True)
+    bad = runner.invoke(app, ["serve"], env={"DIALECTID_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:1/none"})
+    one_line_error(bad, "cannot open the case file")
+    assert runner.invoke(app, ["serve", "--port", "70000"]).exit_code == 2  # typer's own range check
+
+
+def test_serve_runs_the_web_view(tmp_path, stats_bundle):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DIALECTID_HOME": str(tmp_path / "home")}
+    env.pop("DIALECTID_DATABASE_URL", None)
+    command = [sys.executable, "-c", "from dialectid.cli import main; main()", "serve", "--port", str(port),
+               "--model", str(stats_bundle)]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, page = time.monotonic() + 60, None
+        while page is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login?next=/cases", timeout=5) as answer:
+                    page = (answer.status, answer.headers["content-security-policy"], answer.read().decode())
+            except OSError:
+                time.sleep(0.2)
+        assert page is not None, server.stdout.read() if server.poll() is not None else "no answer in 60 s"
+        assert page[0] == 200 and "frame-ancestors 'self'" in page[1] and 'name="csrf_token"' in page[2]
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "GET /login 200" in output and "next=" not in output  # the access log, without the query string
