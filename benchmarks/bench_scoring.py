@@ -2,8 +2,9 @@
 
 Usage: python benchmarks/bench_scoring.py [--model NAME=BUNDLE ...] [--write reports/benchmarks.md]
 
-Without --model it trains small toy bundles first (stats-logreg, xvector, whisper-backend on the
-espeak toy corpus): speed does not depend on what a model learned. The input is the bundled
+It trains small toy bundles first (stats-logreg, xvector, whisper-backend on the espeak toy
+corpus: speed does not depend on what a model learned), then adds the shipped models in models/
+and any --model given. The input is the bundled
 telephone sample (real speech, 8 kHz mu-law) repeated to 2 minutes. The reference is a SpeechBrain
 ECAPA-TDNN of the published VoxLingua107 size (60 mel bands, channels 1024x4 + 3072, 256-d
 embedding, random weights: compute, not accuracy) run on the same windows after the same
@@ -111,6 +112,7 @@ def reference_ecapa(audio: Path, repeats: int) -> float:
     return sf.info(audio).duration / statistics.median(times)
 
 
+SHIPPED = [Path(__file__).resolve().parent.parent / "models" / name for name in ("lid-accurate", "lid-fast")]
 PEAK = """
 import json, sys
 from pathlib import Path
@@ -146,8 +148,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ.setdefault("DIALECTID_HOME", str(folder / "home"))
-        bundles = dict(item.split("=", 1) for item in args.model) if args.model else toy_bundles(folder)
-        bundles = {name: Path(path) for name, path in bundles.items()}
+        bundles = {**toy_bundles(folder), **{p.name: p for p in SHIPPED if p.is_dir()},
+                   **{name: Path(path) for name, path in (item.split("=", 1) for item in args.model)}}  # fmt: skip
         two_minutes = recording(folder, 120, "two-minutes.wav")
         hour = recording(folder, 3600, "one-hour.wav")
         batch = [recording(folder, 600, f"batch-{i}.wav") for i in range(8)]
@@ -176,8 +178,8 @@ def render(rows, reference, scaling, batch_model, args) -> str:
         f"`python benchmarks/bench_scoring.py` on {date.today()}: {cpu_model()}, {os.cpu_count()} cores on the "
         "machine, pinned to 1 for the per-model figures; median of "
         f"{args.repeats} runs. End to end = decode + VAD + quality + windows (4 s / 2 s) + features + model + "
-        "calibration + decision. Bundles: " + ("given" if args.model else "toy-trained (speed does not depend on "
-        "what a model learned)") + ".",
+        "calibration + decision. Bundles: the three toy-trained ones (speed does not depend on what a model "
+        "learned) and the shipped ones (lid-accurate, lid-fast).",
         "",
         "| model | x real time, 1 core | peak memory, 1-hour file |",
         "|---|---:|---:|",

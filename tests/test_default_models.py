@@ -34,6 +34,17 @@ def test_default_model_names_every_bundled_sample(accurate):
     assert scorer.analyse(SAMPLES / "fr-FR-too-short.gsm").status == "insufficient_speech"
 
 
+def test_default_model_names_no_language_it_does_not_know(accurate, toy_corpus, tmp_path):
+    """German (synthetic, espeak) is none of its five languages: it must not name one confidently."""
+    from dialectid.data import read_manifest
+    from toy import concatenate
+
+    test = read_manifest(toy_corpus["test"])
+    german = concatenate([test.path_of(u) for u in test if u.label == "de"], tmp_path / "german.wav")
+    analysis = Scorer(accurate).analyse(german)
+    assert analysis.status == "out_of_set", (analysis.status, analysis.open_set)
+
+
 def test_score_uses_the_default_model(monkeypatch):
     monkeypatch.delenv("DIALECTID_MODEL", raising=False)
     result = runner.invoke(app, ["score", str(SAMPLES / "it-IT-vm-options.wav")])
@@ -64,7 +75,7 @@ def test_committed_metrics_match_a_fresh_evaluation(accurate):
 @pytest.mark.slow
 def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
     subsets = {}
-    for split, per_language in (("train", 6), ("dev", 3), ("test", 3)):
+    for split, per_language in (("train", 6), ("dev", 3), ("calibration", 3), ("test", 3)):
         rows = [
             json.loads(line) for line in (ROOT / "datasets" / "asterisk" / f"{split}.jsonl").read_text().splitlines()
         ]

@@ -98,6 +98,15 @@ def test_unknown_language_is_out_of_set(english_german_bundle, toy_corpus, tmp_p
     assert Scorer(load_model(english_german_bundle)).analyse(english).status == "ok"
 
 
+def test_fusion_names_no_language_whisper_places_elsewhere(english_german_fusion, toy_corpus, tmp_path):
+    bundle = load_model(english_german_fusion)
+    assert bundle.open_set_threshold == 0.5  # the fusion's fixed rule, not a fitted quantile
+    spanish = Scorer(bundle).analyse(concatenate(clips(toy_corpus, "es"), tmp_path / "spanish.wav"))
+    assert spanish.status == "out_of_set" and spanish.open_set["novelty"] > 0.5
+    english = Scorer(bundle).analyse(concatenate(clips(toy_corpus, "en"), tmp_path / "english.wav"))
+    assert (english.status, english.top_label) == ("ok", "en")
+
+
 def test_low_confidence_threshold(whisper_bundle, toy_corpus, tmp_path):
     mixed = concatenate(clips(toy_corpus, "en")[:2] + clips(toy_corpus, "de")[2:], tmp_path / "mixed.wav")
     strict = ScoringConfig.model_validate({"decision": {"low_confidence": 0.9999999, "open_set_margin": 100}})

@@ -53,7 +53,10 @@ def test_one_epoch_smoke(tmp_path, toy_corpus, model):
     description = json.loads((result.bundle / "bundle.json").read_text())
     assert description["model"]["name"] == model and description["taxonomy"]["parents"]["es"] == "spanish"
     assert description["training_data"]["per_label"]["en"]["speakers"] == 2
-    assert "not evidence" in (result.bundle / "MODEL_CARD.md").read_text()
+    card = (result.bundle / "MODEL_CARD.md").read_text()
+    assert "not evidence" in card
+    assert ("Zero-shot: nothing in the model was trained" in card) == (model == "whisper-lid")
+    assert ("may have learned voices" in card) == (model != "whisper-lid")
 
 
 def test_xvector_smoke(xvector_run):
@@ -158,6 +161,27 @@ def test_bad_configs_are_one_line_errors(tmp_path, toy_corpus, change, match):
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert __import__("re").search(match, result.stderr), result.stderr
+
+
+def test_calibration_voices_count_as_heard(tmp_path, toy_corpus):
+    manifests = {**toy_corpus, "calibration": toy_corpus["test"]}
+    result = run(tmp_path, manifests, "stats-logreg", calibration={"method": "temperature"})
+    assert result.metrics["speakers_unseen_in_training"] is False  # the test voices calibrated it
+    bundle = load_model(result.bundle)
+    assert bundle.calibrator.method == "temperature" and bundle.calibrator.scale_ != 1.0
+
+
+def test_logistic_calibration_needs_every_label(tmp_path, toy_corpus):
+    from dialectid.data import read_manifest, write_manifest
+
+    test_voices = read_manifest(toy_corpus["test"])
+    one_label = tmp_path / "calibration.jsonl"
+    write_manifest(one_label, [u for u in test_voices if u.label == "en"], source_base=test_voices.base)
+    path = write_config(tmp_path / "c.yaml", {**toy_corpus, "calibration": one_label}, "stats-logreg",
+                        tmp_path / "runs", features=FEATURES["stats-logreg"], calibration={"method": "logistic"})  # fmt: skip
+    result = runner.invoke(app, ["train", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "has 1 of the 3 labels" in result.stderr and "use calibration.method: temperature" in result.stderr
 
 
 def test_whisper_models_refuse_another_encoder(toy_corpus):

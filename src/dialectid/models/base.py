@@ -48,6 +48,8 @@ class LidModel:
     name: ClassVar[str]
     input: ClassVar[Literal["features", "audio"]] = "features"
     Args: ClassVar[type[StrictModel]] = StrictModel
+    zero_shot: ClassVar[bool] = False  # True: nothing is learned from the training clips
+    novelty_threshold: ClassVar[float | None] = None  # a fixed open-set threshold, else fitted on held-out clips
 
     def __init__(self, labels: Sequence[str], features: FeatureConfig, args: dict[str, Any] | None = None) -> None:
         self.labels = list(labels)

@@ -16,9 +16,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -119,20 +120,20 @@ class WhisperEncoder:
         features = self.whisper.feature_extractor(signal)
         return np.ascontiguousarray(features[:, : len(features[0]) // 2 * 2], dtype=np.float32)
 
-    def states(self, signal: np.ndarray) -> np.ndarray:
+    def _encoded(self, signal: np.ndarray) -> Iterator[Any]:
+        """The encoder output of each 30 s chunk (CTranslate2 StorageViews on the CPU)."""
         import ctranslate2
 
-        out = []
         for start in range(0, max(len(signal), 1), CHUNK_SAMPLES):
             mel = self.mel(signal[start : start + CHUNK_SAMPLES])
-            encoded = self.whisper.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
-            out.append(np.asarray(encoded)[0])
-        return np.concatenate(out)
+            yield self.whisper.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
+
+    def states(self, signal: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(encoded)[0] for encoded in self._encoded(signal)])
 
     def embedding(self, signal: np.ndarray) -> np.ndarray:
         """Mean and standard deviation of the encoder states over the frames of real audio."""
-        states = self.states(signal)
-        return np.concatenate([states.mean(axis=0), states.std(axis=0)])
+        return _pooled(self.states(signal))
 
     def language_probabilities(self, signal: np.ndarray) -> dict[str, float]:
         """Whisper's own language detection on the first 30 s: language code -> probability.
@@ -140,11 +141,20 @@ class WhisperEncoder:
         The audio is not padded to 30 s as Whisper does by default: on a 4 s window that makes
         detection about 14x faster, with nearly the same probabilities.
         """
-        import ctranslate2
+        return self._languages(next(self._encoded(signal[:CHUNK_SAMPLES])))
 
-        mel = self.mel(signal[:CHUNK_SAMPLES])
-        result = self.whisper.model.detect_language(ctranslate2.StorageView.from_array(mel[None]))[0]
-        return {token.strip("<|>"): p for token, p in result}
+    def embedding_and_languages(self, signal: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """Both of the above from one pass of the encoder: language detection reads the encoder
+        output of the first chunk, so the fusion costs little more than the back-end alone."""
+        encoded = list(self._encoded(signal))
+        return _pooled(np.concatenate([np.asarray(e)[0] for e in encoded])), self._languages(encoded[0])
+
+    def _languages(self, encoded: Any) -> dict[str, float]:
+        return {token.strip("<|>"): p for token, p in self.whisper.model.detect_language(encoded)[0]}
+
+
+def _pooled(states: np.ndarray) -> np.ndarray:
+    return np.concatenate([states.mean(axis=0), states.std(axis=0)])
 
 
 @lru_cache(maxsize=2)
@@ -225,41 +235,58 @@ class WhisperBackend(WhisperModelBase):
         self.backend.load_state(state)
 
 
-def whisper_label_scores(encoder: WhisperEncoder, labels: list[str], languages: dict[str, str],
-                         inputs: Sequence[np.ndarray]) -> np.ndarray:  # fmt: skip
+def whisper_label_scores(probabilities: Sequence[dict[str, float]], labels: list[str],
+                         languages: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Whisper's language detection as log-probabilities over `labels` (a label maps to a language
-    code through `languages`, else its part before '-'); labels sharing a language share it equally."""
+    code through `languages`, else its part before '-'; labels sharing a language share it equally),
+    and for each clip the share of Whisper's probability outside the labels' languages: Whisper
+    knows 99 languages, so speech in none of ours draws its mass elsewhere.
+
+    >>> scores, outside = whisper_label_scores([{"fr": 0.6, "de": 0.3, "it": 0.1}], ["fr", "it"], {})
+    >>> np.exp(scores).round(2).tolist(), outside.round(2).tolist()
+    ([[0.86, 0.14]], [0.3])
+    """
     codes = [languages.get(label, label.split("-")[0].split("_")[0].lower()) for label in labels]
     sharing = {code: codes.count(code) for code in codes}
-    rows = []
-    for signal in inputs:
-        probabilities = encoder.language_probabilities(signal)
-        rows.append([np.log(max(probabilities.get(code, 0.0), 1e-9) / sharing[code]) for code in codes])
-    return log_softmax(np.array(rows))
+    rows, outside = [], []
+    for row in probabilities:
+        rows.append([np.log(max(row.get(code, 0.0), 1e-9) / sharing[code]) for code in codes])
+        outside.append(1.0 - min(1.0, sum(row.get(code, 0.0) for code in sharing)))
+    return log_softmax(np.array(rows)), np.array(outside)
+
+
+OUTSIDE_SHARE = 0.5  # out_of_set when Whisper finds it likelier that the language is none of ours
 
 
 class WhisperFusionArgs(WhisperBackendArgs):
+    backend_weight: float = Field(1.0, ge=0, description="weight of the trained back-end in the fusion")
     lid_weight: float = Field(1.0, ge=0, description="weight of Whisper's own language detection in the fusion")
     languages: dict[str, str] = Field(default_factory=dict, description="label -> Whisper language code")
 
 
 @register_model
 class WhisperFusion(WhisperBackend):
-    """The Whisper back-end fused log-linearly with Whisper's own language detection: on speakers
-    never heard in training the two err differently, and their sum beats either (see
-    reports/asterisk-loso.md). Novelty comes from the back-end."""
+    """The Whisper back-end fused log-linearly with Whisper's own language detection, both from one
+    encoder pass: on speakers never heard in training the two err differently (see
+    reports/asterisk-loso.md). Novelty is the share of Whisper's language probability outside the
+    model's languages, with the fixed threshold OUTSIDE_SHARE."""
 
     name = "whisper-fusion"
     Args = WhisperFusionArgs
+    novelty_threshold = OUTSIDE_SHARE
 
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.scores_and_novelty(inputs)[0]
 
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.scores_and_novelty(inputs)[1]
+
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        embeddings = self._embeddings(inputs)
-        lid = whisper_label_scores(self._encoder(), self.labels, self.args.languages, inputs)
-        fused = self.backend.scores(embeddings) + self.args.lid_weight * lid
-        return log_softmax(fused), self.backend.novelty(embeddings)
+        encoder = self._encoder()
+        pairs = [encoder.embedding_and_languages(signal) for signal in inputs]
+        lid, outside = whisper_label_scores([p for _, p in pairs], self.labels, self.args.languages)
+        backend = self.backend.scores(np.stack([e for e, _ in pairs]))
+        return log_softmax(self.args.backend_weight * backend + self.args.lid_weight * lid), outside
 
 
 class WhisperLidArgs(WhisperArgs):
@@ -270,17 +297,27 @@ class WhisperLidArgs(WhisperArgs):
 @register_model
 class WhisperLid(WhisperModelBase):
     """Whisper's own language detection mapped onto the labels (zero-shot: nothing is trained).
-    Labels sharing a language share its probability equally."""
+    Labels sharing a language share its probability equally; novelty as in the fusion."""
 
     name = "whisper-lid"
     Args = WhisperLidArgs
+    zero_shot = True
+    novelty_threshold = OUTSIDE_SHARE
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperLid:
         self._encoder()  # records the encoder's sha256
         return self
 
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return whisper_label_scores(self._encoder(), self.labels, self.args.languages, inputs)
+        return self.scores_and_novelty(inputs)[0]
+
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.scores_and_novelty(inputs)[1]
+
+    def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        encoder = self._encoder()
+        probabilities = [encoder.language_probabilities(signal) for signal in inputs]
+        return whisper_label_scores(probabilities, self.labels, self.args.languages)
 
     def state(self) -> dict[str, np.ndarray]:
         return {"languages": np.zeros(0)}  # zero-shot: no learned parameters

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+ZERO_SHOT_NOTE = [
+    "Zero-shot: nothing in the model was trained on these clips. They define its labels; its",
+    "confidence is calibrated on the calibration set.",
+    "",
+]
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str, Any], metrics: dict[str, Any],
-                limitations: list[str]) -> str:  # fmt: skip
+                limitations: list[str], zero_shot: bool = False) -> str:  # fmt: skip
     unseen = metrics.get("speakers_unseen_in_training")
     where = {True: "speakers unseen in training", False: "a set that shares speakers with training (optimistic)",
              None: "a held-out set (speaker overlap unknown)"}[unseen]  # fmt: skip
@@ -27,6 +37,7 @@ def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str,
         "",
         "## Training data",
         "",
+        *(ZERO_SHOT_NOTE if zero_shot else []),
         "| label | clips | speakers | hours |",
         "|---|---:|---:|---:|",
     ]
@@ -39,8 +50,8 @@ def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str,
             f"Measured on {metrics['n']} clips of {where} (`{metrics.get('manifest', '')}`):",
             "",
             f"- accuracy {_pct(metrics.get('accuracy'))}, balanced accuracy {_pct(metrics.get('balanced_accuracy'))}",
-            f"- Cavg {metrics.get('cavg')} (minimum {metrics.get('min_cavg')}), Cllr {metrics.get('cllr')} bits, "
-            f"ECE {metrics.get('ece')}",
+            f"- Cavg {_num(metrics.get('cavg'))} (minimum {_num(metrics.get('min_cavg'))}), "
+            f"Cllr {_num(metrics.get('cllr'))} bits, ECE {_num(metrics.get('ece'))}",
             "",
             "By clip duration: "
             + "; ".join(
@@ -57,14 +68,14 @@ def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str,
     return "\n".join(lines)
 
 
-def standard_limitations(fingerprint: dict[str, Any]) -> list[str]:
+def standard_limitations(fingerprint: dict[str, Any], zero_shot: bool = False) -> list[str]:
     notes = [
         "Speech in a language or dialect outside the labels above gets a wrong label with some probability;"
         " low top probabilities and the out-of-set status exist for this reason.",
         "Accuracy falls on short speech (see the duration breakdown) and on channels unlike the training data.",
     ]
     thin = [label for label, row in fingerprint.get("per_label", {}).items() if row["speakers"] < 5]
-    if thin:
+    if thin and not zero_shot:
         notes.append(f"Few training speakers for {', '.join(thin)}: the model may have learned voices rather"
                      " than dialects there.")  # fmt: skip
     return notes

@@ -18,6 +18,8 @@ class DataConfig(StrictModel):
     train: Path = Field(description="training manifest (JSONL)")
     dev: Path | None = Field(None, description="dev manifest: early stopping and calibration")
     test: Path | None = Field(None, description="test manifest: the evaluation written into the bundle")
+    calibration: Path | None = Field(None, description="calibration and open-set threshold manifest, best of voices "
+                                     "unseen in training, so confidence is set on new speakers [dev]")  # fmt: skip
 
 
 class TaxonomyConfig(StrictModel):

@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from dialectid.data import Manifest, read_manifest
+from dialectid.errors import ConfigError
 from dialectid.evaluation.evaluate import compute_metrics, speaker_digest, unseen_speakers, write_report
 from dialectid.features.cache import FeatureCache
 from dialectid.features.extract import extract
@@ -68,6 +69,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     labels = list(taxonomy.leaves)
     manifests = {part: read_manifest(path, labels=labels, check_files=True)
                  for part, path in config.data.model_dump().items() if path is not None}  # fmt: skip
+    check_calibration_set(manifests, labels, config)
     model = model_class(config.model.name)(labels, config.features, config.model.args)
     log(f"training {model.name} on {len(manifests['train'])} clips, labels {labels}")
     cache = FeatureCache(home() / "features", config.features) if model.input == "features" else None
@@ -78,8 +80,9 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     context = FitContext(seed=config.training.seed, threads=config.training.threads, training=config.training,
                          run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
     model.fit(train_clips, clips.get("dev"), context)
-    calibrator = fit_calibrator(model, clips.get("dev"), config, log)
-    open_set = open_set_threshold(model, clips.get("dev") or train_clips, log)
+    held_out_voices = clips.get("calibration") or clips.get("dev")
+    calibrator = fit_calibrator(model, held_out_voices, config, log)
+    open_set = open_set_threshold(model, held_out_voices or train_clips, log)
     held_out = "test" if "test" in clips else "dev" if "dev" in clips else None
     metrics: dict[str, Any] = {}
     fingerprint = training_fingerprint(manifests, config)
@@ -91,7 +94,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
         metrics["speakers_unseen_in_training"] = unseen_speakers(fingerprint, manifests[held_out])
         write_report(run_dir / "evaluation", metrics, logp, held.targets, labels, config.name)
         log(f"{held_out}: accuracy {metrics['accuracy']:.3f}, Cavg {metrics['cavg']}, Cllr {metrics['cllr']}")
-    card = render_card(config.name, model.name, labels, fingerprint, metrics, standard_limitations(fingerprint))
+    card = render_card(config.name, model.name, labels, fingerprint, metrics,
+                       standard_limitations(fingerprint, model.zero_shot), model.zero_shot)  # fmt: skip
     if config.output.card_notes is not None:
         card += "\n" + _read_notes(config.output.card_notes)
     bundle = save_bundle(config.output.bundle or run_dir / "bundle", config.name, model, calibrator, taxonomy,
@@ -104,8 +108,6 @@ def _read_notes(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as err:
-        from dialectid.errors import ConfigError
-
         raise ConfigError(f"output.card_notes: {path}: cannot be read ({err.strerror})") from None
 
 
@@ -127,14 +129,25 @@ def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, mod
     return Clips(inputs, np.array(targets), np.array(durations))
 
 
-def fit_calibrator(model: LidModel, dev: Clips | None, config: TrainConfig, log: Callable[[str], None]) -> Calibrator:
+def check_calibration_set(manifests: dict[str, Manifest], labels: list[str], config: TrainConfig) -> None:
+    """Per-label offsets need every label in the calibration set: say so before training, not after."""
+    part = "calibration" if "calibration" in manifests else "dev"
+    covered = {utt.label for utt in manifests.get(part, [])}
+    if config.calibration.method == "logistic" and part in manifests and len(covered) < len(labels):
+        raise ConfigError(
+            f"data.{part}: {getattr(config.data, part)} has {len(covered)} of the {len(labels)} labels, "
+            "too few for logistic calibration's per-label offsets; use calibration.method: temperature"
+        )
+
+
+def fit_calibrator(model: LidModel, clips: Clips | None, config: TrainConfig, log: Callable[[str], None]) -> Calibrator:
     method = config.calibration.method
-    if dev is None and method != "none":
+    if clips is None and method != "none":
         log("no dev set: calibration left out (scores are used as they are); add data.dev to calibrate")
         method = "none"
     calibrator = Calibrator(method, config.calibration.duration_covariate)
-    if dev is not None:
-        calibrator.fit(model.scores(dev.inputs), dev.targets, dev.durations)
+    if clips is not None:
+        calibrator.fit(model.scores(clips.inputs), clips.targets, clips.durations)
     return calibrator
 
 
@@ -142,7 +155,11 @@ OPEN_SET_QUANTILE = 0.99  # of held-out in-set clips, which the open-set decisio
 
 
 def open_set_threshold(model: LidModel, clips: Clips, log: Callable[[str], None]) -> dict[str, float] | None:
-    """The novelty that 99 % of in-set dev clips stay below; beyond it a recording fits no class."""
+    """The model's fixed threshold, or the novelty that 99 % of held-out in-set clips stay below;
+    beyond it a recording fits no class."""
+    if model.novelty_threshold is not None:
+        log(f"open-set threshold {model.novelty_threshold} (fixed by the model {model.name})")
+        return {"threshold": model.novelty_threshold}
     novelty = model.novelty(clips.inputs)
     if novelty is None:
         log("this model has no novelty measure: out-of-set only through an out_of_set class")
@@ -168,6 +185,13 @@ def training_fingerprint(manifests: dict[str, Manifest], config: TrainConfig) ->
             k: {"clips": v["clips"], "speakers": len(v["speakers"]), "hours": round(v["hours"], 4)}
             for k, v in sorted(per_label.items())
         },  # fmt: skip
-        "speakers": sorted({speaker_digest(u.speaker) for u in manifests["train"] if u.speaker}),
+        "speakers": sorted(
+            {
+                speaker_digest(u.speaker)
+                for part in ("train", "calibration")
+                for u in manifests.get(part, [])
+                if u.speaker
+            }
+        ),  # fmt: skip
         "augmentation_copies": config.augmentation.copies,
     }
