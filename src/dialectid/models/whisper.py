@@ -258,6 +258,16 @@ def whisper_label_scores(probabilities: Sequence[dict[str, float]], labels: list
 OUTSIDE_SHARE = 0.5  # out_of_set when Whisper finds it likelier that the language is none of ours
 
 
+class OnePass:
+    """Scores and novelty both from `scores_and_novelty`, which encodes each clip once."""
+
+    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.scores_and_novelty(inputs)[0]
+
+    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        return self.scores_and_novelty(inputs)[1]
+
+
 class WhisperFusionArgs(WhisperBackendArgs):
     backend_weight: float = Field(1.0, ge=0, description="weight of the trained back-end in the fusion")
     lid_weight: float = Field(1.0, ge=0, description="weight of Whisper's own language detection in the fusion")
@@ -265,7 +275,7 @@ class WhisperFusionArgs(WhisperBackendArgs):
 
 
 @register_model
-class WhisperFusion(WhisperBackend):
+class WhisperFusion(OnePass, WhisperBackend):
     """The Whisper back-end fused log-linearly with Whisper's own language detection, both from one
     encoder pass: on speakers never heard in training the two err differently (see
     reports/asterisk-loso.md). Novelty is the share of Whisper's language probability outside the
@@ -274,12 +284,6 @@ class WhisperFusion(WhisperBackend):
     name = "whisper-fusion"
     Args = WhisperFusionArgs
     novelty_threshold = OUTSIDE_SHARE
-
-    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return self.scores_and_novelty(inputs)[0]
-
-    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return self.scores_and_novelty(inputs)[1]
 
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         encoder = self._encoder()
@@ -295,7 +299,7 @@ class WhisperLidArgs(WhisperArgs):
 
 
 @register_model
-class WhisperLid(WhisperModelBase):
+class WhisperLid(OnePass, WhisperModelBase):
     """Whisper's own language detection mapped onto the labels (zero-shot: nothing is trained).
     Labels sharing a language share its probability equally; novelty as in the fusion."""
 
@@ -307,12 +311,6 @@ class WhisperLid(WhisperModelBase):
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperLid:
         self._encoder()  # records the encoder's sha256
         return self
-
-    def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return self.scores_and_novelty(inputs)[0]
-
-    def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        return self.scores_and_novelty(inputs)[1]
 
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         encoder = self._encoder()
