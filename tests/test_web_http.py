@@ -175,6 +175,7 @@ API_RIGHTS = [
 PAGE_RIGHTS = [
     ("GET", "/", None, (303, 303, 303)),
     ("GET", "/cases", None, (200, 200, 200)),
+    ("POST", "/cases", {"q": "C-", "status": "open"}, (200, 200, 200)),
     ("GET", "/cases/{reference}", None, (200, 200, 200)),
     ("GET", "/cases/{reference}/audit", None, (200, 200, 200)),
     ("GET", "/cases/{reference}/reports/{number}", None, (200, 200, 200)),
@@ -264,6 +265,10 @@ def test_a_caseworker_lists_and_searches_only_their_cases(world, client):
     assert browser.get(f"/api/cases?q={other}").json() == []
     assert [c["reference"] for c in browser.get(f"/api/cases?q={mine[-6:].lower()}&status=open").json()] == [mine]
     assert browser.get("/api/cases?status=closed").json() == []
+    token = page_csrf(browser)
+    found = browser.post("/cases", data={"q": mine[-6:].lower(), "status": "open", "csrf_token": token})
+    assert found.status_code == 200 and f"/cases/{mine}" in found.text
+    assert f"/cases/{other}" not in browser.post("/cases", data={"q": other, "csrf_token": token}).text
     everything = client("anna").get("/api/cases").json()
     assert {c["reference"] for c in everything} >= {mine, other}
 
@@ -553,7 +558,7 @@ def test_errors_are_one_clear_line_never_a_traceback(world, client, app, monkeyp
     invalid = carla.post(f"/api/cases/{world.cases['carla']}/feedback", json={"agreement": "agree"},
                          headers={"X-CSRF-Token": page_csrf(carla)})  # fmt: skip
     assert invalid.status_code == 422 and invalid.json()["detail"] == "bad request: registration_number: Field required"
-    searched = carla.get("/cases?q=../../etc")
+    searched = carla.post("/cases", data={"q": "../../etc", "csrf_token": page_csrf(carla)})
     assert searched.status_code == 400 and "search by case reference" in searched.text
 
     def broken(*args, **kwargs):
@@ -572,7 +577,7 @@ def test_identity_data_never_reaches_urls_logs_pages_or_the_audit_log(world, cli
     case = world.cases["carla"]
     with caplog.at_level(logging.INFO, logger="dialectid.web"):
         carla = client("carla")
-        searched = carla.get(f"/cases?q={name.split()[0]}")
+        searched = carla.post("/cases", data={"q": name.split()[0], "csrf_token": page_csrf(carla)})
         seen = [
             carla.get(url).text for url in (f"/cases/{case}", f"/cases/{case}/audit", "/cases", f"/api/cases/{case}")
         ]
@@ -582,6 +587,8 @@ def test_identity_data_never_reaches_urls_logs_pages_or_the_audit_log(world, cli
     assert f"GET /cases/{case} 200" in logged  # the access log works...
     assert name.split()[0] not in logged and "q=" not in logged  # ...and keeps no query string
     assert searched.status_code == 200 and "match this search" in searched.text  # letters are a valid search
+    assert "/cases?q" not in searched.text and 'method="post" action="/cases"' in searched.text  # never in a URL
+    assert carla.post("/cases", data={"q": case}).status_code == 403  # the search form carries its CSRF token too
     for text in [*seen, json.dumps(world.store.events()), logged]:
         assert name not in text and born not in text and town not in text
     assert world.store.show(case, "test", with_identity=True)["identity"]["name"] == name  # it is in the case file

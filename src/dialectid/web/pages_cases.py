@@ -27,7 +27,19 @@ def home(user: auth.User) -> Response:
 
 
 @router.get("/cases")
-def case_list(request: Request, web: Web, user: auth.User, q: str | None = None, status: str | None = None) -> Response:
+def case_list(request: Request, web: Web, user: auth.User, status: str | None = None) -> Response:
+    return _case_list(request, web, user, None, status)
+
+
+@router.post("/cases", dependencies=[Depends(auth.form_csrf)])
+def case_search(request: Request, web: Web, user: auth.User, q: Annotated[str | None, Form()] = None,
+                status: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+    """The search is posted, never put in the address: whatever is typed into the box (a
+    reference, or a name by mistake) stays out of URLs, browser history and proxy logs."""
+    return _case_list(request, web, user, q, status)
+
+
+def _case_list(request: Request, web: Web, user: auth.Principal, q: str | None, status: str | None) -> Response:
     message = None
     try:
         cases = views.visible_cases(web, user, q, status)
