@@ -1,7 +1,8 @@
 """Log-mel filterbanks, MFCC, shifted delta cepstra and CMVN, as a chain of small steps.
 
-Filterbanks and MFCC come from torchaudio's Kaldi-compatible functions, on samples scaled to the
-16-bit range as Kaldi expects. Every step works on one utterance; a padded batch is computed
+Filterbanks and MFCC come from kaldi-native-fbank (Kaldi's own algorithms in C++, no torch), on
+samples scaled to the 16-bit range as Kaldi expects; they agree with torchaudio's Kaldi-compatible
+functions to within the tolerance held by tests/test_features.py. Every step works on one utterance; a padded batch is computed
 utterance by utterance on its true length, so padding never changes an utterance's features.
 
 >>> import numpy as np
@@ -55,26 +56,26 @@ def _base_features(scaled: np.ndarray, config: FeatureConfig) -> np.ndarray:
     width = config.n_mels if config.kind == "fbank" else config.n_ceps
     if frame_count(len(scaled), config) == 0:
         return np.zeros((0, width), dtype=np.float32)
-    common = dict(
-        sample_frequency=float(config.sample_rate),
-        frame_length=config.frame_length_ms,
-        frame_shift=config.frame_shift_ms,
-        dither=0.0,
-        low_freq=config.low_freq,
-        high_freq=config.high_freq,
-        num_mel_bins=config.n_mels,
-        energy_floor=1.0,  # log floor for silent frames, as Kaldi's recipes use
-    )
-    import torch  # imported here: scoring with a model that needs no features never loads torch
-    import torchaudio.compliance.kaldi as kaldi
+    import kaldi_native_fbank as knf  # imported here: models that read audio need no features
 
-    waveform = torch.from_numpy(np.ascontiguousarray(scaled)).unsqueeze(0)
-    with torch.inference_mode():
-        if config.kind == "fbank":
-            out = kaldi.fbank(waveform, **common)
-        else:
-            out = kaldi.mfcc(waveform, num_ceps=config.n_ceps, **common)
-    return out.numpy().astype(np.float32)
+    options = knf.FbankOptions() if config.kind == "fbank" else knf.MfccOptions()
+    options.frame_opts.samp_freq = float(config.sample_rate)
+    options.frame_opts.frame_length_ms = config.frame_length_ms
+    options.frame_opts.frame_shift_ms = config.frame_shift_ms
+    options.frame_opts.dither = 0.0  # dither is added, seeded, by _dithered
+    options.mel_opts.num_bins = config.n_mels
+    options.mel_opts.low_freq = config.low_freq
+    options.mel_opts.high_freq = config.high_freq
+    options.energy_floor = 1.0  # log floor for silent frames, as Kaldi's recipes use
+    if config.kind == "fbank":
+        computer = knf.OnlineFbank(options)
+    else:
+        options.num_ceps = config.n_ceps
+        options.use_energy = False  # c0, as torchaudio's Kaldi MFCC gives by default
+        computer = knf.OnlineMfcc(options)
+    computer.accept_waveform(float(config.sample_rate), np.ascontiguousarray(scaled, dtype=np.float32))
+    computer.input_finished()
+    return np.stack([computer.get_frame(i) for i in range(computer.num_frames_ready)]).astype(np.float32)
 
 
 def shifted_delta_cepstra(cepstra: np.ndarray, config: FeatureConfig) -> np.ndarray:
