@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install dialectid and everything it needs on Debian/Ubuntu: system packages, then a virtual
-# environment in .venv with the toolkit and its test tools. Safe to run again.
+# environment in .venv with the toolkit and its test tools, at exactly the versions in
+# constraints.txt (the versions the tests passed with; scripts/lock.sh refreshes them). Ends with
+# `dialectid doctor`, which fails loudly when a native piece does not load. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,8 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
-echo "dialectid installed in .venv ($(.venv/bin/dialectid --help >/dev/null && echo ok))"
+.venv/bin/python -m pip install --quiet --constraint constraints.txt --upgrade pip
+.venv/bin/python -m pip install --quiet --constraint constraints.txt -e '.[test]'
+.venv/bin/python -m pip check >/dev/null || { .venv/bin/python -m pip check; echo "install: pip check failed" >&2; exit 1; }
+.venv/bin/dialectid doctor >/dev/null || { echo "install: a native piece does not load (above); nothing was run" >&2; exit 1; }
+echo "dialectid installed in .venv: locked versions, pip check and dialectid doctor passed"

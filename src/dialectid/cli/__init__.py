@@ -6,6 +6,7 @@ import typer
 
 from dialectid.cli import case as case_cmd
 from dialectid.cli import data as data_cmd
+from dialectid.cli import doctor as doctor_cmd
 from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
 from dialectid.cli import model as model_cmd
@@ -32,6 +33,7 @@ app.add_typer(case_cmd.app, name="case")
 app.add_typer(case_cmd.audit_app, name="audit")
 app.add_typer(case_cmd.report_app, name="report")
 app.command("serve")(serve_cmd.serve)
+app.command("doctor")(doctor_cmd.doctor)
 app.add_typer(users_cmd.app, name="users")
 
 
