@@ -64,11 +64,21 @@ def test_bundles_hold_no_encoder_weights():
         assert sum(p.stat().st_size for p in (ROOT / "models" / name).iterdir()) < 5_000_000
 
 
+# How far each figure moves on 872 clips when only the CPU kernels change (CTranslate2's int8
+# GENERIC/AVX/AVX2/AVX512 kernels, same locked packages): benchmarks/kernel_spread.py measured
+# accuracy 0.009, balanced accuracy 0.011, Cavg 0.007, min Cavg 0.004, Cllr 0.006, ECE 0.016
+# (reports/benchmarks.md). The committed figures were made on another CPU, so each may differ from
+# a fresh run by that much; the tolerances are twice the measured spread.
+KERNEL_TOLERANCE = {"accuracy": 0.02, "balanced_accuracy": 0.022, "cavg": 0.014, "min_cavg": 0.008,
+                    "cllr": 0.012, "ece": 0.032}  # fmt: skip
+
+
 @pytest.mark.slow
 def test_committed_metrics_match_a_fresh_evaluation(accurate):
     fresh = evaluate(accurate, ROOT / "datasets" / "asterisk" / "test.jsonl")
-    for key in ("n", "accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece"):
-        assert fresh[key] == pytest.approx(accurate.metrics[key], abs=1e-6), key
+    assert fresh["n"] == accurate.metrics["n"]
+    for key, tolerance in KERNEL_TOLERANCE.items():
+        assert fresh[key] == pytest.approx(accurate.metrics[key], abs=tolerance), key
     assert fresh["speakers_unseen_in_training"] is True
 
 

@@ -76,13 +76,15 @@ def test_embedding_backend_on_a_trained_network(tmp_path, toy_corpus, xvector_ru
 
 def test_classical_model_fits_its_training_voices(tmp_path, toy_corpus):
     """MFCC statistics learn the training voices; on the unseen voice they do no better than chance
-    here (the reason the toolkit ships a pretrained-encoder model): only fitting is asserted."""
+    here (the reason the toolkit ships a pretrained-encoder model): only fitting is asserted, on
+    the model's own scores. Calibration, fitted on the dev voice, may move a training clip's
+    decision, and how far depends on espeak-ng's rendering of that voice: not asserted."""
     from dialectid.data import read_manifest
-    from dialectid.evaluation.evaluate import score_manifest
+    from dialectid.train.data import load_clips
 
     bundle = load_model(run(tmp_path, toy_corpus, "stats-logreg").bundle)
-    logp, targets, _ = score_manifest(bundle, read_manifest(toy_corpus["train"]))
-    assert (logp.argmax(axis=1) == targets).mean() >= 0.9
+    clips = load_clips(read_manifest(toy_corpus["train"]), bundle.labels, bundle.features, "features", None)
+    assert (bundle.model.scores(clips.inputs).argmax(axis=1) == clips.targets).mean() == 1.0
 
 
 def test_whisper_backend_knows_languages_from_unseen_voices(tmp_path, toy_corpus):

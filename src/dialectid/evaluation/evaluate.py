@@ -28,10 +28,14 @@ MAX_GROUPS = 20  # a breakdown by more values than this (e.g. thousands of speak
 
 
 def score_manifest(bundle: Bundle, manifest: Manifest, advance: Callable[[], None] = lambda: None):
-    """(calibrated log-posteriors, targets, durations) for every utterance of `manifest`."""
+    """(calibrated log-posteriors, targets, durations) for every utterance of `manifest`, with the
+    numeric libraries on one thread as in `Scorer.analyse` (their results depend on it)."""
+    from threadpoolctl import threadpool_limits
+
     cache = FeatureCache(home() / "features", bundle.features) if bundle.model.input == "features" else None
-    clips = load_clips(manifest, bundle.labels, bundle.features, bundle.model.input, cache, advance)
-    return bundle.log_posteriors(clips.inputs, clips.durations), clips.targets, clips.durations
+    with threadpool_limits(limits=1):
+        clips = load_clips(manifest, bundle.labels, bundle.features, bundle.model.input, cache, advance)
+        return bundle.log_posteriors(clips.inputs, clips.durations), clips.targets, clips.durations
 
 
 def compute_metrics(logp: np.ndarray, targets: np.ndarray, durations: np.ndarray, labels: list[str],

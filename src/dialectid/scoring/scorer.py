@@ -44,7 +44,17 @@ class Scorer:
         self.ingest = IngestConfig.model_validate(ingest.model_dump())
 
     def analyse(self, path: str | os.PathLike[str]) -> Analysis:
-        """Raises an `AudioError` for files that cannot be used at all."""
+        """Raises an `AudioError` for files that cannot be used at all.
+
+        The numeric libraries (BLAS, OpenMP) run on one thread here: their summation order, and so
+        a quantised encoder's output, then never depends on the core count or the batch engine.
+        Batch runs scale by processes, one per core."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self._analyse(path)
+
+    def _analyse(self, path: str | os.PathLike[str]) -> Analysis:
         recording = load_recording(path, self.ingest)
         speech = detect_speech(recording, self.config.audio.vad)
         quality = assess_quality(recording, speech, self.config.audio.quality)
