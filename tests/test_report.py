@@ -148,3 +148,20 @@ def test_signed_pdf_stays_a_readable_pdf(tmp_path):
     path.write_bytes(pdf)
     result = subprocess.run(["pdftoppm", "-r", "30", "-png", str(path), str(tmp_path / "p")], capture_output=True)
     assert result.returncode == 0 and b"Error" not in result.stderr
+
+
+def test_processes_creating_the_signing_key_at_once_share_one(tmp_path):
+    """Two analyses in a new store used to race: one lost with FileExistsError (seen in CI)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from dialectid.report.signing import signing_key, key_id; "
+            "print(key_id(signing_key(Path(sys.argv[1])).public_key()))")  # fmt: skip
+    for attempt in range(5):
+        keys = tmp_path / f"keys{attempt}"
+        runs = [subprocess.Popen([sys.executable, "-c", code, str(keys)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(4)]  # fmt: skip
+        outputs = [run.communicate(timeout=60) for run in runs]
+        assert all(run.returncode == 0 for run in runs), [err.decode()[-300:] for _, err in outputs]
+        assert len({out for out, _ in outputs}) == 1
+        assert sorted(p.name for p in keys.iterdir()) == ["report-signing.key", "report-signing.pub"]

@@ -12,9 +12,11 @@ any byte of the document or of the line makes verification fail.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from dialectid.errors import DialectidError
+from dialectid.paths import atomic_write
 
 MARKER = b"\n%DIALECTID-SIGNATURE "
 PRIVATE, PUBLIC = "report-signing.key", "report-signing.pub"
@@ -48,19 +51,32 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 
 def signing_key(keys_dir: Path) -> Ed25519PrivateKey:
-    """The store's signing key, created on first use (private key file mode 0600)."""
+    """The store's signing key, created on first use (private key file mode 0600).
+
+    Two processes may create it at once: each writes a complete key to a private temporary file
+    and links it into place, which only one link can win; the other reads the winner's key."""
     private_path = keys_dir / PRIVATE
-    if private_path.exists():
-        return serialization.load_pem_private_key(private_path.read_bytes(), password=None)  # type: ignore[return-value]
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(pem)
+    if not private_path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())  # fmt: skip
+        descriptor, staged = tempfile.mkstemp(dir=keys_dir, prefix=".key-")  # created 0600
+        try:
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(pem)
+                stream.flush()
+                os.fsync(stream.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(staged, private_path)
+        finally:
+            os.unlink(staged)
+    key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    (keys_dir / PUBLIC).write_bytes(public)
-    return key
+    public_path = keys_dir / PUBLIC
+    if not public_path.is_file() or public_path.read_bytes() != public:
+        atomic_write(public_path, lambda stream: stream.write(public))
+    return key  # type: ignore[return-value]
 
 
 def trusted_key(keys_dir: Path | None = None, public_key_file: Path | None = None) -> Ed25519PublicKey:
