@@ -4,14 +4,8 @@ Importing the package does nothing but define names: no models are loaded, no th
 started, nothing is downloaded.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from dialectid.errors import ConfigError, DialectidError
-
-try:
-    __version__ = version("dialectid")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+from dialectid.version import __version__
 
 __all__ = ["ConfigError", "DialectidError", "__version__", "analyse", "load_model"]
 

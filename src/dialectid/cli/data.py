@@ -22,7 +22,7 @@ from dialectid.data import (
     split_utterances,
     write_manifest,
 )
-from dialectid.data.importers import get_importer
+from dialectid.data.importers import MODULES, get_importer
 from dialectid.data.manifest import Manifest
 
 MAX_LISTED = 20  # leaks printed one by one; the rest are counted
@@ -45,7 +45,7 @@ def _options(pairs: list[str] | None) -> dict[str, str]:
 def import_(
     kind: Annotated[
         str,
-        typer.Argument(help="Corpus layout: folder, csv, commonvoice, voxlingua107, adi17, timit, asterisk, shared."),
+        typer.Argument(help=f"Corpus layout: {', '.join(MODULES)}."),
     ],  # fmt: skip
     source: Annotated[Path, typer.Argument(help="The corpus folder (or CSV file).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Manifest to write (JSONL).")],

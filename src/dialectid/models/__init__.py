@@ -1,24 +1,32 @@
-"""The model registry: each model is one module, registered by name."""
+"""The model registry: every model family under its name, in one table.
+
+Adding a model family is one module and one line here. A module is imported only when one of its
+models is used, so scoring with a Whisper model never loads torch.
+"""
 
 from __future__ import annotations
 
 import importlib
 
 from dialectid.errors import ConfigError
-from dialectid.models.base import MODELS, LidModel
+from dialectid.models.base import LidModel
 
-# name -> the module that registers it; a module is imported only when one of its models is used,
-# so scoring with the Whisper back-end never loads torch.
-MODEL_MODULES = {
-    "stats-logreg": "classical", "gmm": "classical", "xvector": "neural", "ecapa": "neural",
-    "embedding-backend": "embedding", "whisper-backend": "whisper", "whisper-lid": "whisper",
-    "whisper-fusion": "whisper",
-}  # fmt: skip
+# name -> "module.Class" under dialectid.models; the class's `name` is the same string
+MODELS = {
+    "stats-logreg": "classical.StatsLogReg",
+    "gmm": "classical.Gmm",
+    "xvector": "neural.XVectorModel",
+    "ecapa": "neural.EcapaModel",
+    "embedding-backend": "embedding.EmbeddingBackendModel",
+    "whisper-backend": "whisper.WhisperBackend",
+    "whisper-lid": "whisper.WhisperLid",
+    "whisper-fusion": "whisper.WhisperFusion",
+}
 
 
 def model_class(name: str) -> type[LidModel]:
     """The model registered as `name`; an unknown name lists the known ones."""
-    if name not in MODEL_MODULES:
-        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(MODEL_MODULES))}")
-    importlib.import_module(f"dialectid.models.{MODEL_MODULES[name]}")
-    return MODELS[name]
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    module, _, cls = MODELS[name].rpartition(".")
+    return getattr(importlib.import_module(f"dialectid.models.{module}"), cls)

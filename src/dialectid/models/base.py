@@ -85,14 +85,6 @@ class LidModel:
         return None
 
 
-MODELS: dict[str, type[LidModel]] = {}
-
-
-def register_model(cls: type[LidModel]) -> type[LidModel]:
-    MODELS[cls.name] = cls
-    return cls
-
-
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

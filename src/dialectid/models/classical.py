@@ -14,7 +14,7 @@ from pydantic import Field
 from scipy.special import logsumexp
 
 from dialectid.config import StrictModel
-from dialectid.models.base import Clips, FitContext, LidModel, log_softmax, register_model
+from dialectid.models.base import Clips, FitContext, LidModel, log_softmax
 
 
 def usable_scale(std: np.ndarray) -> np.ndarray:
@@ -35,7 +35,6 @@ class StatsLogRegArgs(StrictModel):
     max_iter: int = Field(2000, ge=10)
 
 
-@register_model
 class StatsLogReg(LidModel):
     """Utterance statistics of the features -> standardisation -> multinomial logistic regression."""
 
@@ -91,7 +90,6 @@ class GmmArgs(StrictModel):
     max_iter: int = Field(100, ge=1)
 
 
-@register_model
 class Gmm(LidModel):
     """One diagonal-covariance GMM per class on frames; a clip's score is its mean frame log-likelihood."""
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.models.backend import EmbeddingBackend
-from dialectid.models.base import Clips, FitContext, LidModel, register_model
+from dialectid.models.base import Clips, FitContext, LidModel
 
 
 class EmbeddingBackendArgs(StrictModel):
@@ -27,7 +27,6 @@ class EmbeddingBackendArgs(StrictModel):
     lda_dim: int | None = Field(None, ge=1)
 
 
-@register_model
 class EmbeddingBackendModel(LidModel):
     """Network embeddings -> LDA -> logistic regression or Gaussian back-end."""
 

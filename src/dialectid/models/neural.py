@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dialectid.config import StrictModel
-from dialectid.models.base import Clips, FitContext, LidModel, log_softmax, register_model
+from dialectid.models.base import Clips, FitContext, LidModel, log_softmax
 from dialectid.models.networks import CosineHead, Ecapa, XVector
 
 FRAMES_PER_SECOND = 100  # features are framed every 10 ms
@@ -149,7 +149,6 @@ class NetworkModel(LidModel):
         self.modules.eval()
 
 
-@register_model
 class XVectorModel(NetworkModel):
     """A TDNN x-vector network with statistics pooling."""
 
@@ -157,7 +156,6 @@ class XVectorModel(NetworkModel):
     network = XVector
 
 
-@register_model
 class EcapaModel(NetworkModel):
     """A compact ECAPA-TDNN (SE-Res2Net blocks, attentive statistics pooling)."""
 

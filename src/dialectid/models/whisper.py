@@ -27,7 +27,7 @@ from pydantic import Field
 from dialectid.config import StrictModel
 from dialectid.errors import DialectidError
 from dialectid.models.backend import EmbeddingBackend
-from dialectid.models.base import Clips, FitContext, LidModel, log_softmax, register_model
+from dialectid.models.base import Clips, FitContext, LidModel, log_softmax
 from dialectid.paths import home
 
 WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
@@ -194,7 +194,6 @@ class WhisperModelBase(LidModel):
         return {"name": name, "sha256": self.args.encoder_sha256 or ""}
 
 
-@register_model
 class WhisperBackend(WhisperModelBase):
     """Pooled Whisper encoder states -> LDA -> logistic regression or Gaussian back-end."""
 
@@ -274,7 +273,6 @@ class WhisperFusionArgs(WhisperBackendArgs):
     languages: dict[str, str] = Field(default_factory=dict, description="label -> Whisper language code")
 
 
-@register_model
 class WhisperFusion(OnePass, WhisperBackend):
     """The Whisper back-end fused log-linearly with Whisper's own language detection, both from one
     encoder pass: on speakers never heard in training the two err differently (see
@@ -298,7 +296,6 @@ class WhisperLidArgs(WhisperArgs):
                                       description="label -> Whisper language code [the label's part before '-']")  # fmt: skip
 
 
-@register_model
 class WhisperLid(OnePass, WhisperModelBase):
     """Whisper's own language detection mapped onto the labels (zero-shot: nothing is trained).
     Labels sharing a language share its probability equally; novelty as in the fusion."""

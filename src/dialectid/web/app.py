@@ -8,10 +8,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from dialectid import __version__
 from dialectid.casefile import CaseStore
 from dialectid.casefile.accounts import Accounts
 from dialectid.models.bundle import Bundle, load_model
+from dialectid.version import __version__
 from dialectid.web import api, pages_admin, pages_auth, pages_cases
 from dialectid.web.context import WebContext
 from dialectid.web.handlers import install_error_handlers

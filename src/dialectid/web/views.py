@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dialectid.audio import AudioError
+from dialectid.audio.formats import MEDIA_TYPES
 from dialectid.casefile.store import CaseError
 from dialectid.report import ModelFacts, ReportContext, VerificationError, render, trusted_key, verify_pdf
 from dialectid.scoring import Analysis
@@ -21,10 +22,6 @@ from dialectid.web.jobs import Job
 AGREEMENT = {"agree": True, "disagree": False, "unsure": None}
 MAX_OUTCOME, MAX_COMMENT = 200, 4000
 _SEARCH = re.compile(r"[A-Za-z0-9-]{1,40}")
-# what a browser's <audio> needs to hear for each container `dialectid.audio.sniff` recognises
-MEDIA_TYPES = {"wav": "audio/wav", "w64": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg",
-               "webm": "audio/webm", "mp4": "audio/mp4", "3gp": "audio/3gpp", "aac": "audio/aac", "amr": "audio/amr",
-               "amr-wb": "audio/amr-wb", "aiff": "audio/aiff", "au": "audio/basic", "caf": "audio/x-caf"}  # fmt: skip
 
 
 # ---- cases ----------------------------------------------------------------------------------------

@@ -26,8 +26,11 @@ class Importer:
     summary: str
 
 
+# The importer registry: name -> its module under dialectid.data.importers. Adding an importer is
+# one module (whose function registers itself under the same name) and one line here.
+MODULES = {"folder": "folder", "csv": "csv_table", "commonvoice": "commonvoice", "voxlingua107": "voxlingua107",
+           "adi17": "adi17", "timit": "timit", "asterisk": "asterisk", "shared": "shared"}  # fmt: skip
 IMPORTERS: dict[str, Importer] = {}
-_MODULES = ("folder", "csv_table", "commonvoice", "voxlingua107", "adi17", "timit", "asterisk", "shared")
 
 
 def register_importer(name: str, options: Mapping[str, str] | None = None) -> Callable[[ImportFn], ImportFn]:
@@ -39,15 +42,10 @@ def register_importer(name: str, options: Mapping[str, str] | None = None) -> Ca
     return add
 
 
-def _load_all() -> None:
-    for module in _MODULES:
-        importlib.import_module(f"dialectid.data.importers.{module}")
-
-
 def get_importer(name: str) -> Importer:
-    _load_all()
-    if name not in IMPORTERS:
-        raise ManifestError(f"unknown importer {name!r}; known importers: {', '.join(sorted(IMPORTERS))}")
+    if name not in MODULES:
+        raise ManifestError(f"unknown importer {name!r}; known importers: {', '.join(sorted(MODULES))}")
+    importlib.import_module(f"dialectid.data.importers.{MODULES[name]}")
     return IMPORTERS[name]
 
 

@@ -7,10 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from dialectid.audio.formats import SUFFIXES
 from dialectid.data.manifest import ManifestError
-
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".3gp", ".webm",
-                  ".gsm", ".au", ".aiff", ".sph"}  # fmt: skip
 
 
 def audio_files(root: Path) -> Iterator[Path]:
@@ -22,7 +20,7 @@ def audio_files(root: Path) -> Iterator[Path]:
         dirs.sort()
         for name in sorted(files):
             path = Path(folder) / name
-            if path.suffix.lower() not in AUDIO_SUFFIXES:
+            if path.suffix.lower() not in SUFFIXES:
                 continue
             real = os.path.realpath(path)
             if real not in seen:
