@@ -20,15 +20,15 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = ("accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece")
+KEYS = ("coverage", "accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece")
 MARKER = "<!-- kernel_spread -->"
-CODE = """
+CODE = f"""
 import json, sys
 from dialectid.evaluation.evaluate import evaluate
 from dialectid.models.bundle import load_model
 result = evaluate(load_model(sys.argv[1]), sys.argv[2])
-print(json.dumps({k: result[k] for k in %r}))
-""" % (KEYS,)
+print(json.dumps({{k: result[k] for k in {KEYS!r}}}))
+"""
 
 
 def supported_isas() -> list[str]:

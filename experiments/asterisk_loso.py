@@ -30,6 +30,7 @@ from dialectid.features.extract import extract
 from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.base import Clips, FitContext, log_softmax
 from dialectid.models.classical import Gmm, StatsLogReg
+from dialectid.models.contract import InputContract
 from dialectid.models.neural import EcapaModel, XVectorModel
 from dialectid.models.whisper import load_encoder
 from dialectid.train.augment import telephone
@@ -49,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     utts = import_corpus("asterisk", "/usr/share/asterisk/sounds", {"label": "language"})
     print(f"{len(utts)} clips", flush=True)
-    signals16 = [load_signal(u.path, NET, 16000) for u in utts]
+    signals16 = [load_signal(u.path, InputContract.of("audio", NET)) for u in utts]
     signals8 = [s[::2].copy() for s in signals16]  # 16 kHz was resampled from 8 kHz sources
     durations = np.array([len(s) / 16000 for s in signals16])
     rep, cost = representations(signals16, signals8)

@@ -29,6 +29,7 @@ from dialectid.evaluation import metrics as m
 from dialectid.features import FeatureConfig
 from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.bundle import load_model
+from dialectid.models.contract import InputContract
 from dialectid.models.whisper import load_encoder
 from dialectid.scoring import Scorer
 from dialectid.train.augment import telephone
@@ -116,7 +117,7 @@ def timit_dialects() -> dict:
     utts = import_corpus("shared", TIMIT)
     encoder = load_encoder(None, 1)
     config = FeatureConfig()
-    embeddings = np.stack([encoder.embedding(load_signal(u.path, config, 16000)) for u in utts])
+    embeddings = np.stack([encoder.embedding(load_signal(u.path, InputContract.of("audio", config))) for u in utts])
     labels = sorted({u.label for u in utts})
     y = np.array([labels.index(u.label) for u in utts])
     speakers = sorted({u.speaker for u in utts})

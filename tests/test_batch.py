@@ -31,9 +31,17 @@ def recordings(toy_corpus, tmp_path_factory):
             paths.append(
                 concatenate(sorted((audio / language / voice).glob("*.wav")), folder / f"{language}-{voice}.wav")
             )
-    paths.append(sorted((audio / "en" / "v4").glob("*.wav"))[0])  # too short
+    paths.append(_excerpt(sorted((audio / "en" / "v4").glob("*.wav"))[0], 0.7, folder / "short.wav"))  # too short
     paths.append(random_bytes(folder / "broken.wav"))
     return paths
+
+
+def _excerpt(source, seconds, target):
+    import soundfile as sf
+
+    audio, rate = sf.read(source, dtype="float32")
+    sf.write(target, audio[: int(seconds * rate)], rate)
+    return target
 
 
 def invoke(*args):
@@ -98,7 +106,7 @@ def test_folders_need_recursive(whisper_bundle, recordings, tmp_path):
     result = invoke("score", recordings[0].parent, "--model", whisper_bundle, "-o", tmp_path / "r.jsonl")
     assert result.exit_code == 1 and "add --recursive" in result.stderr
     result = invoke("score", recordings[0].parent, "-r", "--model", whisper_bundle, "-o", tmp_path / "r2.jsonl")
-    assert len(rows_of(tmp_path / "r2.jsonl")) == 7  # six recordings and the broken file
+    assert len(rows_of(tmp_path / "r2.jsonl")) == 8  # seven recordings and the broken file
 
 
 def test_bad_options_are_one_line_errors(whisper_bundle, recordings, tmp_path):

@@ -104,8 +104,8 @@ def test_evaluate_cli(network_bundle, toy_corpus, tmp_path):
     summary = json.loads(result.stdout)
     assert summary["n"] == 12 and summary["speakers_unseen_in_training"] is True
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
-    assert {"accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece", "eer_mean", "confusion", "by_duration",
-            "by_group"} <= set(metrics)  # fmt: skip
+    assert {"accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece", "eer_mean", "confusion", "by_speech",
+            "by_group", "coverage", "accuracy_with_refusals", "statuses"} <= set(metrics)  # fmt: skip
     assert set(metrics["by_group"]) == {"speaker"}  # one gender, channel and source: nothing else to break down
     assert {k: v["n"] for k, v in metrics["by_group"]["speaker"].items()} == {"de-v4": 4, "en-v4": 4, "es-v4": 4}
     for name in ("report.md", "confusion.png", "reliability.png", "det.png"):

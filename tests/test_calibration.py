@@ -3,7 +3,7 @@ import pytest
 
 from dialectid.evaluation.metrics import cllr, min_cavg
 from dialectid.models.base import log_softmax
-from dialectid.train.calibration import Calibrator
+from dialectid.models.calibration import Calibrator
 
 
 def miscalibrated(n: int, seed: int):

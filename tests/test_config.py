@@ -83,7 +83,7 @@ def test_every_shipped_training_config_is_valid():
         config = load_config(path, TrainConfig)
         labels = Taxonomy.from_tree(config.taxonomy.tree, config.taxonomy.out_of_set).leaves
         args = dict(config.model.args)
-        model_class(config.model.name)(list(labels), FeatureConfig.model_validate(config.features.model_dump()), args)
+        model_class(config.model.name)(list(labels), config.features or FeatureConfig(), args)
 
 
 def test_shipped_scoring_config_is_valid():
@@ -91,4 +91,5 @@ def test_shipped_scoring_config_is_valid():
 
     shipped = Path(__file__).resolve().parent.parent / "configs" / "scoring.yaml"
     config = load_config(shipped, ScoringConfig)
-    assert config.windows.window_s == 4.0 and config.decision.min_speech_s == 3.0
+    assert config.overrides() == {}  # windows and decision rules are the bundle's
+    assert config.windows.batch == 16 and config.decision.bootstrap == 200

@@ -25,4 +25,7 @@ def test_a_piece_that_does_not_load_is_one_line_and_exit_2(monkeypatch):
     assert result.exit_code == 2
     assert result.stdout.startswith("ok  decoders") and "features" not in result.stdout
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
-    assert "error: features: Kaldi filterbanks and MFCC failed (OSError: libtorchaudio.so: undefined symbol" in result.stderr
+    assert (
+        "error: features: Kaldi filterbanks and MFCC failed (OSError: libtorchaudio.so: undefined symbol"
+        in result.stderr
+    )

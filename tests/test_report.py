@@ -52,7 +52,16 @@ def analysis(labels: list[str], status: str = "ok") -> Analysis:
         top_probability=round(float(ordered[0][1]), 6) if result else None,
         uncertainty={"low": 0.2, "high": 0.6, "level": 0.95} if result else None,
         consistency=0.7 if result else None,
-        timeline=[Window(2.0 * i, 2.0 * i + 4, 4.0, ordered[i % 2][0], {ordered[i % 2][0]: 0.6}) for i in range(40)]
+        timeline=[
+            Window(
+                start=2.0 * i,
+                end=2.0 * i + 4,
+                speech_s=4.0,
+                top_label=ordered[i % 2][0],
+                probabilities={ordered[i % 2][0]: 0.6},
+            )
+            for i in range(40)
+        ]
         if result
         else [],  # fmt: skip
         open_set={"novelty": 3.1, "threshold": 2.5} if status == "out_of_set" else None,

@@ -37,9 +37,9 @@ def test_ok_with_sorted_calibrated_probabilities(scorer, english):
     families = {f.label: f.probability for f in a.family_probabilities}
     assert set(families) == {"germanic", "romance"} and families["germanic"] >= a.top_probability - 1e-6
     assert {n.label for n in a.node_probabilities} == {"germanic", "romance", "english", "german", "spanish"}
-    assert a.uncertainty["low"] <= a.top_probability <= a.uncertainty["high"] + 1e-9
-    assert 0 <= a.consistency <= 1 and a.model["name"] == "whisper-backend"
-    assert a.audio["sha256"] and a.audio["codec"] == "pcm_s16" and a.speech_s > 5
+    assert a.uncertainty.low <= a.top_probability <= a.uncertainty.high + 1e-9
+    assert 0 <= a.consistency <= 1 and a.model.name == "whisper-backend"
+    assert a.audio.sha256 and a.audio.codec == "pcm_s16" and a.speech_s > 5
 
 
 def test_timeline_covers_the_speech(scorer, english):
@@ -54,10 +54,62 @@ def test_timeline_covers_the_speech(scorer, english):
     assert sum(w.speech_s for w in a.timeline) >= a.speech_s
 
 
-def test_too_little_speech(scorer, toy_corpus):
-    a = scorer.analyse(clips(toy_corpus, "en")[0])
+def test_too_little_speech(scorer, toy_corpus, tmp_path):
+    audio, rate = sf.read(clips(toy_corpus, "en")[0], dtype="float32")
+    sf.write(tmp_path / "word.wav", audio[: int(0.7 * rate)], rate)  # under the bundle's 1 s minimum
+    a = scorer.analyse(tmp_path / "word.wav")
     assert a.status == "insufficient_speech"
     assert a.probabilities == [] and a.top_label is None and a.timeline == []
+
+
+def test_the_bundle_owns_its_input_and_decision_rules(scorer):
+    bundle = scorer.bundle
+    assert bundle.description["input"] == {"kind": "audio", "sample_rate": 16000, "features": None}
+    assert bundle.rules.min_speech_s == 1.0 and scorer.rules == bundle.rules  # from the training config
+    assert scorer.ingest.sample_rate == 16000
+
+
+def test_a_rule_set_in_the_scoring_config_is_noted_in_every_analysis(scorer, english):
+    config = ScoringConfig.model_validate({"decision": {"low_confidence": 0.99}, "windows": {"window_s": 3.0}})
+    a = Scorer(scorer.bundle, config).analyse(english)
+    assert a.notes == [
+        "decision rules differ from the model card's: window_s 3 (card: 4), low_confidence 0.99 (card: 0.5)"
+    ]
+    assert scorer.analyse(english).notes == []
+
+
+def test_channel_policy_is_honoured_and_a_conflicting_rate_refused(scorer):
+    from dialectid.errors import ConfigError
+
+    config = ScoringConfig.model_validate({"audio": {"ingest": {"channel_policy": "loudest"}}})
+    assert Scorer(scorer.bundle, config).ingest.channel_policy == "loudest"
+    with pytest.raises(ConfigError, match="ingest.sample_rate 8000 conflicts with the model, which reads 16000 Hz"):
+        Scorer(scorer.bundle, ScoringConfig.model_validate({"audio": {"ingest": {"sample_rate": 8000}}}))
+
+
+def test_evaluate_and_score_agree_file_by_file(whisper_bundle, toy_corpus, tmp_path):
+    """The one inference path: each test clip gets the status and label `dialectid score` gives it."""
+    from typer.testing import CliRunner
+
+    from dialectid.cli import app
+    from dialectid.data import read_manifest
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", str(whisper_bundle), str(toy_corpus["test"]), "-o", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    evaluated = {r["path"]: r for r in map(json.loads, (tmp_path / "ev" / "clips.jsonl").read_text().splitlines())}
+    manifest = read_manifest(toy_corpus["test"])
+    paths = [str(manifest.path_of(u)) for u in manifest]
+    result = runner.invoke(app, ["score", *paths, "--model", str(whisper_bundle), "-o", str(tmp_path / "rows.jsonl")])
+    scored = {r["path"]: r for r in map(json.loads, (tmp_path / "rows.jsonl").read_text().splitlines())}
+    assert set(scored) == set(evaluated) == set(paths)
+    for path in paths:
+        top = scored[path]["top_label"] if scored[path]["status"] in ("ok", "low_confidence") else None
+        assert (evaluated[path]["status"], evaluated[path]["top_label"]) == (scored[path]["status"], top), path
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    answered = sum(r["status"] in ("ok", "low_confidence") for r in scored.values())
+    assert metrics["coverage"] == pytest.approx(answered / len(paths))
+    assert metrics["statuses"] == {s: sum(r["status"] == s for r in scored.values()) for s in metrics["statuses"]}
 
 
 def test_silence_is_an_audio_error(scorer, tmp_path):
@@ -78,7 +130,7 @@ def test_bad_audio_is_rejected(scorer, english, tmp_path):
     path = tmp_path / "offset.wav"
     sf.write(path, audio * 0.5 + 0.45, rate, subtype="FLOAT")  # a faulty device: DC offset 0.45
     a = scorer.analyse(path)
-    assert a.status == "rejected_audio" and "dc_offset" in a.quality["flags"] and a.probabilities == []
+    assert a.status == "rejected_audio" and "dc_offset" in a.quality.flags and a.probabilities == []
 
 
 def test_two_languages_in_one_recording(scorer, toy_corpus, tmp_path):
@@ -102,7 +154,7 @@ def test_fusion_names_no_language_whisper_places_elsewhere(english_german_fusion
     bundle = load_model(english_german_fusion)
     assert bundle.open_set_threshold == 0.5  # the fusion's fixed rule, not a fitted quantile
     spanish = Scorer(bundle).analyse(concatenate(clips(toy_corpus, "es"), tmp_path / "spanish.wav"))
-    assert spanish.status == "out_of_set" and spanish.open_set["novelty"] > 0.5
+    assert spanish.status == "out_of_set" and spanish.open_set.novelty > 0.5
     english = Scorer(bundle).analyse(concatenate(clips(toy_corpus, "en"), tmp_path / "english.wav"))
     assert (english.status, english.top_label) == ("ok", "en")
 
@@ -127,7 +179,7 @@ def test_json_round_trip_and_unique_registration(scorer, english):
 def test_registration_format_is_configurable(whisper_bundle, english):
     config = ScoringConfig(registration="BAMF-{sha8}-{random}")
     a = analyse(english, model=whisper_bundle, config=config)
-    assert a.registration_number.startswith(f"BAMF-{a.audio['sha256'][:8]}-")
+    assert a.registration_number.startswith(f"BAMF-{a.audio.sha256[:8]}-")
 
 
 def test_default_model_is_explained_when_missing(tmp_path, monkeypatch, english):

@@ -17,7 +17,7 @@ from toy import write_config
 runner = CliRunner()
 BUNDLE_FILES = {*CONTENT, "checksums.sha256"}
 METRIC_KEYS = {"accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr", "ece", "eer_mean", "confusion",
-               "by_duration", "by_group"}  # fmt: skip
+               "by_speech", "by_group", "coverage", "statuses"}  # fmt: skip
 FEATURES = {
     "stats-logreg": {"kind": "mfcc_sdc", "n_mels": 24, "n_ceps": 7},
     "gmm": {"kind": "mfcc_sdc", "n_mels": 24, "n_ceps": 7},
@@ -83,7 +83,7 @@ def test_classical_model_fits_its_training_voices(tmp_path, toy_corpus):
     from dialectid.train.data import load_clips
 
     bundle = load_model(run(tmp_path, toy_corpus, "stats-logreg").bundle)
-    clips = load_clips(read_manifest(toy_corpus["train"]), bundle.labels, bundle.features, "features", None)
+    clips = load_clips(read_manifest(toy_corpus["train"]), bundle.labels, bundle.contract, None)
     assert (bundle.model.scores(clips.inputs).argmax(axis=1) == clips.targets).mean() == 1.0
 
 
@@ -140,7 +140,7 @@ def test_train_cli(tmp_path, toy_corpus):
                         features=FEATURES["stats-logreg"], model={"name": "stats-logreg", "args": {}})  # fmt: skip
     result = runner.invoke(app, ["train", str(path), "--set", "name=cli-run", "--set", "model.args.c=0.5"])
     assert result.exit_code == 0, result.output
-    assert "held-out (12 clips): accuracy" in result.stdout
+    assert "held-out (12 clips): coverage" in result.stdout
     merged = (tmp_path / "runs" / "cli-run" / "config.yaml").read_text()
     assert "c: 0.5" in merged and "name: cli-run" in merged
 
@@ -208,3 +208,10 @@ def test_a_single_leftover_clip_never_forms_a_batch():
     clips = Clips([np.zeros((300, 8), np.float32)] * 5, np.zeros(5, dtype=np.int64), np.zeros(5))
     sizes = [len(y) for _, y in _batches(clips, batch_seconds=4.0, crop_s=(2.0, 2.0), rng=np.random.default_rng(0))]
     assert sizes == [2, 2]  # the fifth clip would have made a batch of one
+
+
+def test_a_features_section_for_a_model_that_reads_audio_is_an_error(tmp_path, toy_corpus):
+    path = write_config(tmp_path / "w.yaml", toy_corpus, "whisper-lid", tmp_path / "runs")
+    result = runner.invoke(app, ["train", str(path), "--set", "features.kind=fbank"])
+    assert result.exit_code == 2, result.output
+    assert "features: the model 'whisper-lid' reads audio, not features; remove the features section" in result.stderr

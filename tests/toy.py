@@ -11,6 +11,7 @@ import yaml
 
 from audiofactory import espeak
 from dialectid.data import Utterance, write_manifest
+from dialectid.models import model_class
 
 SENTENCES = {
     "en": ["The weather is fine today.", "Please open the window.", "My brother works in the city.",
@@ -51,12 +52,17 @@ def write_config(path: Path, manifests: dict[str, Path], model_name: str, runs: 
         "name": f"toy-{model_name}",
         "data": {split: str(p) for split, p in manifests.items()},
         "taxonomy": {"tree": TREE},
-        "features": {"kind": "fbank", "n_mels": 24},
         "model": {"name": model_name, "args": {}},
         "training": {"epochs": 1, "batch_seconds": 20, "crop_s": [1.0, 1.5], "threads": 1},
+        "decision": {"min_speech_s": 1.0},  # the clips hold 1-2.5 s of speech
         "output": {"runs_dir": str(runs)},
     }
+    name = sections.get("model", {}).get("name", model_name)
+    if model_class(name).input == "features":
+        config["features"] = {"kind": "fbank", "n_mels": 24}
     for key, value in sections.items():
+        if key == "features" and "features" not in config:
+            continue  # a model that reads audio takes no features section
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     path.write_text(yaml.safe_dump(config))
     return path

@@ -126,6 +126,8 @@ def run_checks(report: Callable[[Check, str], None]) -> None:
                 versions = check.run(Path(folder))
             except Exception as error:  # noqa: BLE001 - any failure of a native piece is the finding
                 detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-                raise InstallError(f"{check.name}: {check.what} failed ({type(error).__name__}: {detail}); "
-                                   "reinstall with scripts/install.sh, which installs the locked versions") from None
+                raise InstallError(
+                    f"{check.name}: {check.what} failed ({type(error).__name__}: {detail}); "
+                    "reinstall with scripts/install.sh, which installs the locked versions"
+                ) from None
             report(check, versions)

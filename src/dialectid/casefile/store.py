@@ -271,7 +271,7 @@ class CaseStore:
         try:
             with self.transaction() as session:
                 row = AnalysisRow(recording_id=recording.id, registration_number=analysis.registration_number,
-                                  model_id=analysis.model["id"], bundle_sha256=analysis.model["bundle_sha256"],
+                                  model_id=analysis.model.id, bundle_sha256=analysis.model.bundle_sha256,
                                   status=analysis.status, top_label=analysis.top_label, data=analysis.to_dict(),
                                   created_at=now())  # fmt: skip
                 session.add(row)

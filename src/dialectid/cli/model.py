@@ -26,9 +26,9 @@ def info(
     d, metrics = bundle.description, bundle.metrics
     facts = {
         "name": d["name"], "model": d["model"]["name"], "bundle_sha256": bundle.sha256, "labels": bundle.labels,
-        "features": d["features"]["kind"], "sample_rate": d["features"]["sample_rate"],
+        "input": d["input"], "decision_rules": d["decision"],
         "calibration": d["calibration"]["method"], "encoder": d.get("encoder"), "toolkit_version": d["toolkit_version"],
-        "created_at": d["created_at"], "accuracy": metrics.get("accuracy"), "cavg": metrics.get("cavg"),
+        "created_at": d["created_at"], "coverage": metrics.get("coverage"), "accuracy": metrics.get("accuracy"), "cavg": metrics.get("cavg"),
         "cllr": metrics.get("cllr"), "speakers_unseen_in_training": metrics.get("speakers_unseen_in_training"),
         "training_data": d["training_data"]["per_label"],
     }  # fmt: skip

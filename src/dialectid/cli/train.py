@@ -55,7 +55,9 @@ def train(
         result = run(settings, resume=resume, progress=update)
     metrics = result.metrics
     if metrics:
-        figures = ", ".join(f"{key} {_fmt(metrics.get(key))}" for key in ("accuracy", "cavg", "min_cavg", "cllr"))
+        figures = ", ".join(
+            f"{key} {_fmt(metrics.get(key))}" for key in ("coverage", "accuracy", "cavg", "min_cavg", "cllr")
+        )
         out.print(f"held-out ({metrics['n']} clips): {figures}", markup=False)
     out.print(f"bundle: {result.bundle}\nrun: {result.run_dir}", markup=False)
 
@@ -75,6 +77,7 @@ def evaluate(
     bundle = load_model(model)
     with progress_bar(len(read_manifest(manifest)), "scoring") as advance:
         result = run(bundle, manifest, outdir, advance)
-    out.print(json.dumps({k: result[k] for k in ("n", "accuracy", "balanced_accuracy", "cavg", "min_cavg", "cllr",
-                                                  "ece", "eer_mean", "speakers_unseen_in_training")}), markup=False)  # fmt: skip
+    keys = ("n", "coverage", "accuracy", "accuracy_with_refusals", "balanced_accuracy", "cavg", "min_cavg", "cllr",
+            "ece", "eer_mean", "statuses", "speakers_unseen_in_training")  # fmt: skip
+    out.print(json.dumps({k: result.get(k) for k in keys}), markup=False)
     err.print(f"report: {outdir / 'report.md'}", markup=False)

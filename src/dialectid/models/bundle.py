@@ -1,8 +1,9 @@
 """The model bundle: a directory whose fixed set of files is a contract checked in code.
 
     model.safetensors   every learned array (model and calibration), no pickle
-    bundle.json         format version, toolkit version, features, model name and args, labels,
-                        taxonomy, calibration, encoder, training-data fingerprint
+    bundle.json         format version, toolkit version, input contract, decision rules, features,
+                        model name and args, labels, taxonomy, calibration, open-set threshold,
+                        encoder, training-data fingerprint
     metrics.json        the evaluation on the test set
     MODEL_CARD.md       intended use, data, results, limitations
     checksums.sha256    sha256 of each file above; verified before anything is read
@@ -30,10 +31,11 @@ from dialectid.errors import DialectidError
 from dialectid.features import FeatureConfig
 from dialectid.models import model_class
 from dialectid.models.base import LidModel
+from dialectid.models.calibration import Calibrator
+from dialectid.models.contract import DecisionRules, InputContract
 from dialectid.taxonomy import Taxonomy
-from dialectid.train.calibration import Calibrator
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the input contract and decision rules are the bundle's
 WEIGHTS, DESCRIPTION, METRICS, CARD, CHECKSUMS = (
     "model.safetensors", "bundle.json", "metrics.json", "MODEL_CARD.md", "checksums.sha256")  # fmt: skip
 CONTENT = (WEIGHTS, DESCRIPTION, METRICS, CARD)
@@ -45,9 +47,10 @@ class BundleError(DialectidError):
 
 @dataclass
 class Bundle:
-    """A loaded, verified model: scores clips and calibrates them into posteriors."""
+    """A verified model (or one just trained, with no path yet): what it reads, how it scores,
+    calibrates and decides."""
 
-    path: Path
+    path: Path | None
     model: LidModel
     calibrator: Calibrator
     taxonomy: Taxonomy
@@ -68,6 +71,14 @@ class Bundle:
         return self.description["name"]
 
     @property
+    def contract(self) -> InputContract:
+        return InputContract.model_validate(self.description["input"])
+
+    @property
+    def rules(self) -> DecisionRules:
+        return DecisionRules.model_validate(self.description["decision"])
+
+    @property
     def open_set_threshold(self) -> float | None:
         return (self.description.get("open_set") or {}).get("threshold")
 
@@ -82,40 +93,41 @@ class Bundle:
         return self.calibrator.transform(self.model.scores(inputs), durations)
 
 
-def save_bundle(
-    path: str | os.PathLike[str],
-    name: str,
-    model: LidModel,
-    calibrator: Calibrator,
-    taxonomy: Taxonomy,
-    fingerprint: dict[str, Any],
-    metrics: dict[str, Any],
-    card: str,
-    open_set: dict[str, float] | None = None,
-) -> Path:
-    """Write the bundle into a fresh folder and move it into place (replacing any old one)."""
-    from dialectid import __version__
+def assemble(name: str, model: LidModel, calibrator: Calibrator, taxonomy: Taxonomy, rules: DecisionRules,
+             fingerprint: dict[str, Any], open_set: dict[str, float] | None = None) -> Bundle:  # fmt: skip
+    """A bundle in memory, as it will be saved: the trainer evaluates it before writing it."""
+    from dialectid.version import __version__
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    arrays = {f"model.{k}": np.ascontiguousarray(v) for k, v in model.state().items()}
-    arrays |= {f"calibration.{k}": np.ascontiguousarray(v) for k, v in calibrator.state().items()}
-    save_file(arrays, staging / WEIGHTS)
     description = {
         "format_version": FORMAT_VERSION,
         "toolkit_version": __version__,
         "name": name,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": {"name": model.name, "args": model.args.model_dump(mode="json"), "input": model.input},
+        "input": InputContract.of(model.input, model.features).model_dump(mode="json"),
+        "decision": rules.model_dump(mode="json"),
         "labels": model.labels,
         "taxonomy": taxonomy.to_json(),
-        "features": model.features.model_dump(mode="json"),
+        "features": model.features.model_dump(mode="json") if model.input == "features" else None,
         "calibration": calibrator.to_json(),
         "encoder": model.encoder(),
         "open_set": open_set,
         "training_data": fingerprint,
     }
+    return Bundle(None, model, calibrator, taxonomy, description, {}, "")
+
+
+def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str, Any], card: str) -> Path:
+    """Write the bundle into a fresh folder and move it into place (replacing any old one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    model, calibrator = bundle.model, bundle.calibrator
+    arrays = {f"model.{k}": np.ascontiguousarray(v) for k, v in model.state().items()}
+    arrays |= {f"calibration.{k}": np.ascontiguousarray(v) for k, v in calibrator.state().items()}
+    save_file(arrays, staging / WEIGHTS)
+    description = {**bundle.description, "encoder": model.encoder(), "calibration": calibrator.to_json(),
+                   "model": {"name": model.name, "args": model.args.model_dump(mode="json"), "input": model.input}}  # fmt: skip
     (staging / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
     (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     (staging / CARD).write_text(card)
@@ -149,8 +161,14 @@ def load_model(path: str | os.PathLike[str]) -> Bundle:
     except (ValueError, OSError) as err:
         raise BundleError(f"{path}: cannot be read ({err})") from None
     if description.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path}: bundle format {description.get('format_version')!r} is not {FORMAT_VERSION}")
-    features = FeatureConfig.model_validate(description["features"])
+        raise BundleError(f"{path}: bundle format {description.get('format_version')!r} is not {FORMAT_VERSION}; "
+                          "retrain it with this toolkit (dialectid train CONFIG)")  # fmt: skip
+    try:
+        InputContract.model_validate(description["input"])
+        DecisionRules.model_validate(description["decision"])
+    except (KeyError, ValueError) as err:
+        raise BundleError(f"{path}: bundle.json has no valid input contract or decision rules ({err})") from None
+    features = FeatureConfig.model_validate(description["features"]) if description["features"] else FeatureConfig()
     model = model_class(description["model"]["name"])(description["labels"], features, description["model"]["args"])
     model.load_state({k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")})
     calibration = {k.removeprefix("calibration."): v for k, v in arrays.items() if k.startswith("calibration.")}

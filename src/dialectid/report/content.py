@@ -46,7 +46,7 @@ class ReportContent:
 
 def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
     a, model = analysis, context.model
-    channel = "telephone band" if "telephone_band" in a.quality["flags"] else "wideband"
+    channel = "telephone band" if "telephone_band" in a.quality.flags else "wideband"
     header = [
         ("Registration number", a.registration_number),
         ("Case reference", context.case_reference),
@@ -55,29 +55,29 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
         ("Analysed", a.created_at),
     ]
     recording = [
-        ("Duration", f"{a.audio['duration_s']:.1f} s"),
+        ("Duration", f"{a.audio.duration_s:.1f} s"),
         ("Net speech", f"{a.speech_s:.1f} s"),
-        ("Sample rate", f"{a.audio['sample_rate']} Hz"),
-        ("Channel", f"{channel} ({a.audio['channels']} channel{'s' if a.audio['channels'] > 1 else ''})"),
-        ("Format", f"{a.audio['container']} / {a.audio['codec']}"),
-        ("SHA-256 of the file", a.audio["sha256"]),
+        ("Sample rate", f"{a.audio.sample_rate} Hz"),
+        ("Channel", f"{channel} ({a.audio.channels} channel{'s' if a.audio.channels > 1 else ''})"),
+        ("Format", f"{a.audio.container} / {a.audio.codec}"),
+        ("SHA-256 of the file", a.audio.sha256),
     ]
-    quality = [f"Quality: {a.quality['status']}."] + [f"– {reason}" for reason in a.quality["reasons"]]
-    if not a.quality["reasons"]:
+    quality = [f"Quality: {a.quality.status}."] + [f"– {reason}" for reason in a.quality.reasons]
+    if not a.quality.reasons:
         quality.append(QUALITY_OK)
     status_line = f"Status: {a.status} – {MEANING[a.status]}."
     if a.status in ("insufficient_speech", "rejected_audio"):
-        why = "; ".join(a.quality["reasons"]) or f"only {a.speech_s:.1f} s of speech"
+        why = "; ".join(a.quality.reasons) or f"only {a.speech_s:.1f} s of speech"
         status_line += f" No result can be given ({why})."
     elif a.status == "out_of_set" and a.open_set:
-        status_line += (f" The speech is further from every known class (novelty {a.open_set['novelty']:.2f}) "
-                        f"than 99 % of the model's test recordings (threshold {a.open_set['threshold']:.2f}); "
+        status_line += (f" The speech is further from every known class (novelty {a.open_set.novelty:.2f}) "
+                        f"than 99 % of the model's test recordings (threshold {a.open_set.threshold:.2f}); "
                         "the probabilities below only compare the known classes.")  # fmt: skip
     evidence = []
     if a.probabilities:
         evidence = [
-            f"Top label {a.top_label}: {_pct(a.top_probability)}; {int(100 * a.uncertainty['level'])} % interval "
-            f"{_pct(a.uncertainty['low'])} to {_pct(a.uncertainty['high'])} (bootstrap over the speech windows).",
+            f"Top label {a.top_label}: {_pct(a.top_probability)}; {int(100 * a.uncertainty.level)} % interval "
+            f"{_pct(a.uncertainty.low)} to {_pct(a.uncertainty.high)} (bootstrap over the speech windows).",
             f"Consistency: {_pct(a.consistency)} of the speech lies in windows whose most likely label is "
             f"{a.top_label} ({len(a.timeline)} windows).",
         ]  # fmt: skip
@@ -85,7 +85,8 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
         ("Model", f"{model.name} ({model.model})"),
         ("Toolkit version", model.version),
         ("Bundle SHA-256", model.bundle_sha256),
-        ("Accuracy on its test set", _pct(model.test_accuracy) + (f" of {model.test_clips} clips" if model.test_clips else "")),
+        ("Accuracy on its test set", _pct(model.test_accuracy) + (
+            f" of the {_pct(model.test_coverage)} of {model.test_clips} clips it gave a label" if model.test_clips else "")),
         ("Test speakers unseen in training", {True: "yes", False: "no", None: "unknown"}[model.unseen_speakers]),
         ("Calibration on its test set", f"Cavg {_num(model.test_cavg)}, Cllr {_num(model.test_cllr)} bits"),
     ]  # fmt: skip

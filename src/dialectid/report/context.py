@@ -20,6 +20,7 @@ class ModelFacts:
     test_clips: int | None
     unseen_speakers: bool | None
     limitations: list[str] = field(default_factory=list)
+    test_coverage: float | None = None  # share of test clips given a label
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> ModelFacts:
@@ -33,6 +34,7 @@ class ModelFacts:
             test_cavg=metrics.get("cavg"),
             test_cllr=metrics.get("cllr"),
             test_clips=metrics.get("n"),
+            test_coverage=metrics.get("coverage"),
             unseen_speakers=metrics.get("speakers_unseen_in_training"),
             limitations=limitations_from_card((bundle.path / "MODEL_CARD.md").read_text()),
         )

@@ -1,13 +1,25 @@
-"""The `Analysis`: everything one recording's analysis found, with a stable JSON form."""
+"""The `Analysis`: everything one recording's analysis found, typed end to end.
+
+One schema, validated on the way in and out: the scorer builds it, batch results, the case file
+and the web API store and serve its JSON form (`to_dict`), and read it back with `from_dict`.
+
+>>> a = Analysis.from_dict(EXAMPLE)
+>>> (a.status, a.top_label, a.audio.sample_rate, a.uncertainty.low)
+('ok', 'en', 8000, 0.7)
+>>> Analysis.from_dict(a.to_dict()) == a
+True
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "low_confidence", "insufficient_speech", "out_of_set", "rejected_audio"]
-STATUSES = ("ok", "low_confidence", "insufficient_speech", "out_of_set", "rejected_audio")
+STATUSES: tuple[str, ...] = get_args(Status)
+ANSWERED: tuple[str, ...] = ("ok", "low_confidence")  # the statuses that give a label
 MEANING = {
     "ok": "a result is given",
     "low_confidence": "no label is clearly more likely than the others",
@@ -17,54 +29,109 @@ MEANING = {
 }
 
 
-@dataclass(frozen=True)
-class LabelProbability:
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LabelProbability(_Frozen):
     label: str
     probability: float
 
+    def __init__(self, label: str, probability: float) -> None:  # positional, as it reads best
+        super().__init__(label=label, probability=probability)
 
-@dataclass(frozen=True)
-class Window:
-    start: float  # seconds in the recording
+
+class Window(_Frozen):
+    start: float = Field(description="seconds in the recording")
     end: float
     speech_s: float
     top_label: str
     probabilities: dict[str, float]
 
 
-@dataclass(frozen=True)
-class Analysis:
+class AudioFacts(_Frozen):
+    sha256: str
+    container: str
+    codec: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+
+
+class QualityCheck(_Frozen):
+    name: str
+    value: float | None
+    unit: str
+    status: Literal["ok", "warn", "reject"]
+
+
+class QualityBlock(_Frozen):
+    status: Literal["ok", "warn", "reject"]
+    flags: list[str]
+    reasons: list[str]
+    checks: list[QualityCheck]
+
+
+class Uncertainty(_Frozen):
+    """Percentile interval of the top label's probability when the windows are resampled."""
+
+    low: float
+    high: float
+    level: float
+
+
+class OpenSet(_Frozen):
+    novelty: float
+    threshold: float
+
+
+class ModelRef(_Frozen):
+    id: str | None = None
+    name: str | None = None
+    bundle_sha256: str
+
+
+class Analysis(_Frozen):
     registration_number: str
     created_at: str
-    audio: dict[str, Any]  # sha256, container, codec, sample_rate, channels, duration_s
-    quality: dict[str, Any]  # status, flags, reasons, checks
+    audio: AudioFacts
+    quality: QualityBlock
     speech_s: float
     status: Status
-    probabilities: list[LabelProbability]  # every label, calibrated, sorted; empty when no result
+    probabilities: list[LabelProbability] = Field(description="every label, calibrated, sorted; empty: no result")
     family_probabilities: list[LabelProbability]
-    node_probabilities: list[LabelProbability]  # every inner node of the taxonomy
+    node_probabilities: list[LabelProbability] = Field(description="every inner node of the taxonomy")
     top_label: str | None
     top_probability: float | None
-    uncertainty: dict[str, float] | None  # {"low", "high", "level"} for the top probability
+    uncertainty: Uncertainty | None
     consistency: float | None
     timeline: list[Window]
-    open_set: dict[str, float] | None  # {"novelty", "threshold"} where the model has one
-    model: dict[str, str]  # id, name, bundle_sha256
+    open_set: OpenSet | None = Field(description="where the model has a novelty measure")
+    model: ModelRef
     toolkit_version: str
     schema_version: int = SCHEMA_VERSION
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def meaning(self) -> str:
         return MEANING[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Analysis:
-        data = dict(data)
-        for key in ("probabilities", "family_probabilities", "node_probabilities"):
-            data[key] = [LabelProbability(**p) for p in data[key]]
-        data["timeline"] = [Window(**w) for w in data["timeline"]]
-        return cls(**data)
+        return cls.model_validate(data)
+
+
+EXAMPLE: dict[str, Any] = {
+    "registration_number": "DID-20261201-0A1B2C3D", "created_at": "2026-12-01T10:00:00+00:00",
+    "audio": {"sha256": "ab" * 32, "container": "wav", "codec": "pcm_mulaw", "sample_rate": 8000, "channels": 1,
+              "duration_s": 42.6},
+    "quality": {"status": "ok", "flags": ["telephone_band"], "reasons": [], "checks": []},
+    "speech_s": 34.2, "status": "ok",
+    "probabilities": [{"label": "en", "probability": 0.8}, {"label": "fr", "probability": 0.2}],
+    "family_probabilities": [], "node_probabilities": [], "top_label": "en", "top_probability": 0.8,
+    "uncertainty": {"low": 0.7, "high": 0.9, "level": 0.95}, "consistency": 0.9, "timeline": [], "open_set": None,
+    "model": {"id": "lid-accurate", "name": "whisper-lid", "bundle_sha256": "cd" * 32}, "toolkit_version": "0.1.0",
+}  # fmt: skip

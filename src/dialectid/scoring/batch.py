@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from dialectid.audio import AudioError
+from dialectid.audio.formats import SUFFIXES
 from dialectid.audio.source import sha256_file
-from dialectid.data.importers.common import AUDIO_SUFFIXES
 from dialectid.errors import DialectidError
 from dialectid.scoring.config import ScoringConfig
 from dialectid.scoring.results import ResultsFile
@@ -36,7 +36,7 @@ def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Ite
             if not recursive:
                 items.append(Item(str(path), f"{path}: is a directory; add --recursive to score the files in it"))
                 continue
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
             items.extend(Item(str(p)) for p in found)
         else:
             items.append(Item(str(path)))
@@ -152,7 +152,7 @@ def run_batch(
         plan.append(None if skip else item)
         summary.skipped += skip
     todo = [item.path for item in plan if item is not None and item.error is None]
-    config_json = config.model_dump_json()
+    config_json = config.model_dump_json(exclude_unset=True)  # what was not set stays "the model's"
     scored = (ray_engine(todo, model, config_json, workers, address) if engine == "ray"
               else local_engine(todo, model, config_json, workers))  # fmt: skip
     for item in plan:

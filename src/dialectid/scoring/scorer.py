@@ -1,7 +1,12 @@
-"""`Scorer`: one recording in, an `Analysis` out.
+"""`Scorer`: one recording in, an `Analysis` out; the one inference path of the toolkit.
 
 ingestion -> quality gate -> VAD -> windows over the speech -> per-window scores ->
-duration-weighted mean of the windows' log-posteriors -> calibration -> decision.
+duration-weighted mean of the windows' scores -> calibration -> decision.
+
+`measure` runs everything up to the uncalibrated window scores; `decide` calibrates and applies
+the decision rules. `dialectid score`, case analyses, `dialectid evaluate` and the trainer (which
+fits calibration and the open-set threshold on measured recordings) all go through both, so a
+bundle's published figures describe exactly what a user gets.
 """
 
 from __future__ import annotations
@@ -14,21 +19,51 @@ from typing import Any
 
 import numpy as np
 
-from dialectid.audio import IngestConfig, assess_quality, detect_speech, load_recording
+from dialectid.audio import assess_quality, detect_speech, load_recording
+from dialectid.audio.quality import Quality
+from dialectid.audio.recording import Recording
 from dialectid.models.bundle import Bundle
-from dialectid.scoring.analysis import Analysis, LabelProbability, Status, Window
+from dialectid.models.contract import DecisionRules
+from dialectid.scoring.analysis import (
+    Analysis,
+    AudioFacts,
+    LabelProbability,
+    ModelRef,
+    OpenSet,
+    QualityBlock,
+    QualityCheck,
+    Status,
+    Uncertainty,
+    Window,
+)
 from dialectid.scoring.config import ScoringConfig
 from dialectid.scoring.windows import SpeechWindow, speech_windows
 
-AUDIO_RATE = 16000
 _EMPTY = np.zeros(0, dtype=np.float32)
 
 
-@dataclass
-class _Scored:
+@dataclass(frozen=True)
+class Measurement:
+    """What the model made of one recording, before calibration and decision."""
+
+    recording: Recording
+    quality: Quality
+    speech_s: float
+    refusal: Status | None  # rejected_audio or insufficient_speech: nothing was scored
     windows: list[SpeechWindow]
-    scores: np.ndarray  # (windows, labels), uncalibrated log-posteriors
-    novelty: np.ndarray | None
+    scores: np.ndarray  # (windows, labels), uncalibrated
+    novelty: np.ndarray | None  # (windows,)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([w.speech_s for w in self.windows])
+
+    def mean_scores(self) -> np.ndarray:
+        """The recording's scores: the speech-weighted mean over its windows."""
+        return _weighted_mean(self.scores, self.weights)
+
+    def mean_novelty(self) -> float | None:
+        return None if self.novelty is None else float(_weighted_mean(self.novelty[:, None], self.weights)[0])
 
 
 class Scorer:
@@ -37,14 +72,17 @@ class Scorer:
     def __init__(self, bundle: Bundle, config: ScoringConfig | None = None) -> None:
         self.bundle = bundle
         self.config = config or ScoringConfig()
-        rate = AUDIO_RATE if bundle.model.input == "audio" else bundle.features.sample_rate
-        ingest = self.config.audio.ingest.model_copy(
-            update={"sample_rate": rate, "channel_policy": bundle.features.channel_policy}
-        )
-        self.ingest = IngestConfig.model_validate(ingest.model_dump())
+        self.overrides = self.config.overrides()
+        self.rules: DecisionRules = bundle.rules.model_copy(update=self.overrides)
+        self.ingest = bundle.contract.ingest(self.config.audio.ingest)
 
     def analyse(self, path: str | os.PathLike[str]) -> Analysis:
-        """Raises an `AudioError` for files that cannot be used at all.
+        """Raises an `AudioError` for files that cannot be used at all."""
+        return self.decide(self.measure(path))
+
+    def measure(self, path: str | os.PathLike[str]) -> Measurement:
+        """Ingest, gate, find the speech and score its windows; raises an `AudioError` for files
+        that cannot be used at all.
 
         The numeric libraries (BLAS, OpenMP) run on one thread here: their summation order, and so
         a quantised encoder's output, then never depends on the core count or the batch engine.
@@ -52,68 +90,71 @@ class Scorer:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1):
-            return self._analyse(path)
+            recording = load_recording(path, self.ingest)
+            speech = detect_speech(recording, self.config.audio.vad)
+            quality = assess_quality(recording, speech, self.config.audio.quality)
+            refusal: Status | None = None
+            # too little speech comes first: on a few hundred milliseconds of speech the other
+            # measures (SNR from the pauses, say) are guesses, and the speech is the real reason
+            if speech.speech_s < self.rules.min_speech_s or speech.speech_s <= 0:
+                refusal = "insufficient_speech"
+            elif any(c.status == "reject" and c.name != "speech_s" for c in quality.checks):
+                refusal = "rejected_audio"
+            if refusal:
+                return Measurement(recording, quality, speech.speech_s, refusal, [], np.zeros((0, 0)), None)
+            windows, scores, novelty = self._score(recording, speech.segments)
+            return Measurement(recording, quality, speech.speech_s, None, windows, scores, novelty)
 
-    def _analyse(self, path: str | os.PathLike[str]) -> Analysis:
-        recording = load_recording(path, self.ingest)
-        speech = detect_speech(recording, self.config.audio.vad)
-        quality = assess_quality(recording, speech, self.config.audio.quality)
-        base = self._base(recording, quality, speech.speech_s)
-        rejected = [c for c in quality.checks if c.status == "reject" and c.name != "speech_s"]
-        if rejected:
-            return Analysis(**base, status="rejected_audio", **_no_result())
-        if speech.speech_s < self.config.decision.min_speech_s:
-            return Analysis(**base, status="insufficient_speech", **_no_result())
-        scored = self._score(recording, speech.segments)
-        return Analysis(**base, **self._decide(scored, speech.speech_s, recording.facts.sha256))
+    def log_posteriors(self, measured: Measurement) -> np.ndarray | None:
+        """Calibrated log-posteriors of the whole recording, or None where nothing was scored."""
+        if measured.refusal:
+            return None
+        return self.bundle.calibrator.transform(measured.mean_scores()[None], np.array([measured.speech_s]))[0]
+
+    def decide(self, measured: Measurement) -> Analysis:
+        base = self._base(measured)
+        if measured.refusal:
+            return Analysis(**base, status=measured.refusal, **_no_result())
+        return Analysis(**base, **self._decision(measured))
 
     # ---- steps ---------------------------------------------------------------------------------
-    def _score(self, recording, segments) -> _Scored:
-        cfg = self.config.windows
+    def _score(self, recording, segments) -> tuple[list[SpeechWindow], np.ndarray, np.ndarray | None]:
         windows, scores, novelty = [], [], []
         batch: list[SpeechWindow] = []
+        contract = self.bundle.contract
 
         def flush() -> None:
-            s, n = self.bundle.scores_and_novelty([self._input(w.samples) for w in batch])
+            s, n = self.bundle.scores_and_novelty([contract.model_input(w.samples) for w in batch])
             scores.append(s)
             if n is not None:
                 novelty.append(n)
             windows.extend(replace(w, samples=_EMPTY) for w in batch)  # keep the timing, not the audio
             batch.clear()
 
-        for window in speech_windows(recording.blocks(), recording.sample_rate, segments, cfg.window_s, cfg.hop_s):
+        rules = self.rules
+        for window in speech_windows(recording.blocks(), recording.sample_rate, segments, rules.window_s, rules.hop_s):
             batch.append(window)
-            if len(batch) >= cfg.batch:
+            if len(batch) >= self.config.windows.batch:
                 flush()
         if batch:
             flush()
-        return _Scored(windows, np.concatenate(scores), np.concatenate(novelty) if novelty else None)
+        return windows, np.concatenate(scores), np.concatenate(novelty) if novelty else None
 
-    def _input(self, samples: np.ndarray) -> np.ndarray:
-        if self.bundle.model.input == "audio":
-            return samples
-        from dialectid.features.extract import extract
-
-        return extract(samples, self.bundle.features)
-
-    def _decide(self, scored: _Scored, speech_s: float, sha256: str) -> dict[str, Any]:
-        labels, calibrator, decision = self.bundle.labels, self.bundle.calibrator, self.config.decision
-        weights = np.array([w.speech_s for w in scored.windows])
-        overall = calibrator.transform(_weighted_mean(scored.scores, weights)[None], np.array([speech_s]))[0]
-        probabilities = np.exp(overall)
+    def _decision(self, measured: Measurement) -> dict[str, Any]:
+        labels, calibrator, rules = self.bundle.labels, self.bundle.calibrator, self.rules
+        weights = measured.weights
+        probabilities = np.exp(self.log_posteriors(measured))
         top = int(np.argmax(probabilities))
-        per_window = np.exp(calibrator.transform(scored.scores, weights))
+        per_window = np.exp(calibrator.transform(measured.scores, weights))
         window_top = per_window.argmax(axis=1)
         open_set = None
-        if scored.novelty is not None and self.bundle.open_set_threshold is not None:
-            open_set = {"novelty": float(_weighted_mean(scored.novelty[:, None], weights)[0]),
-                        "threshold": float(self.bundle.open_set_threshold)}  # fmt: skip
+        novelty = measured.mean_novelty()
+        if novelty is not None and self.bundle.open_set_threshold is not None:
+            open_set = OpenSet(novelty=novelty, threshold=float(self.bundle.open_set_threshold))
         status: Status = "ok"
-        if labels[top] == "out_of_set" or (
-            open_set and open_set["novelty"] > decision.open_set_margin * open_set["threshold"]
-        ):
+        if labels[top] == "out_of_set" or (open_set and open_set.novelty > rules.open_set_margin * open_set.threshold):
             status = "out_of_set"
-        elif probabilities[top] < decision.low_confidence:
+        elif probabilities[top] < rules.low_confidence:
             status = "low_confidence"
         totals = self.bundle.taxonomy.totals(dict(zip(labels, probabilities.tolist(), strict=True)))
         parents = self.bundle.taxonomy.parents
@@ -126,22 +167,24 @@ class Scorer:
             "node_probabilities": _sorted({n: p for n, p in totals.items() if n not in labels}),
             "top_label": labels[top],
             "top_probability": round(float(probabilities[top]), 6),
-            "uncertainty": self._interval(scored.scores, weights, top, speech_s, sha256),
+            "uncertainty": self._interval(
+                measured.scores, weights, top, measured.speech_s, measured.recording.facts.sha256
+            ),
             "consistency": round(float(weights[window_top == top].sum() / weights.sum()), 4),
             "timeline": [
                 Window(
-                    w.start,
-                    w.end,
-                    round(w.speech_s, 3),
-                    labels[int(window_top[i])],
-                    {label: round(float(p), 6) for label, p in zip(labels, per_window[i], strict=True)},
+                    start=w.start,
+                    end=w.end,
+                    speech_s=round(w.speech_s, 3),
+                    top_label=labels[int(window_top[i])],
+                    probabilities={label: round(float(p), 6) for label, p in zip(labels, per_window[i], strict=True)},
                 )
-                for i, w in enumerate(scored.windows)
+                for i, w in enumerate(measured.windows)
             ],  # fmt: skip
             "open_set": open_set,
         }
 
-    def _interval(self, scores: np.ndarray, weights: np.ndarray, top: int, speech_s: float, sha256: str) -> dict:
+    def _interval(self, scores: np.ndarray, weights: np.ndarray, top: int, speech_s: float, sha256: str) -> Uncertainty:
         """Percentile interval of the top label's probability when the windows are resampled."""
         cfg = self.config.decision
         rng = np.random.default_rng(int(sha256[:16], 16))  # the same file gives the same interval
@@ -150,34 +193,36 @@ class Scorer:
         tops = np.exp(self.bundle.calibrator.transform(means, np.full(len(means), speech_s)))[:, top]
         tail = (1 - cfg.interval) / 2 * 100
         low, high = np.percentile(tops, [tail, 100 - tail])
-        return {"low": round(float(low), 6), "high": round(float(high), 6), "level": cfg.interval}
+        return Uncertainty(low=round(float(low), 6), high=round(float(high), 6), level=cfg.interval)
 
-    def _base(self, recording, quality, speech_s: float) -> dict[str, Any]:
-        from dialectid import __version__
+    def _base(self, measured: Measurement) -> dict[str, Any]:
+        from dialectid.version import __version__
 
-        facts = recording.facts
+        facts, quality = measured.recording.facts, measured.quality
+        notes = ["decision rules differ from the model card's: "
+                 + ", ".join(f"{k} {v:g} (card: {getattr(self.bundle.rules, k):g})" for k, v in self.overrides.items())
+                 ] if self.overrides else []  # fmt: skip
         return {
             "registration_number": registration_number(self.config.registration, facts.sha256),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "audio": {
-                "sha256": facts.sha256,
-                "container": facts.container,
-                "codec": facts.codec,
-                "sample_rate": facts.sample_rate,
-                "channels": facts.channels,
-                "duration_s": round(facts.duration_s, 3),
-            },  # fmt: skip
-            "quality": {
-                "status": quality.status,
-                "flags": list(quality.flags),
-                "reasons": list(quality.reasons),
-                "checks": [
-                    {"name": c.name, "value": c.value, "unit": c.unit, "status": c.status} for c in quality.checks
-                ],
-            },  # fmt: skip
-            "speech_s": round(speech_s, 3),
-            "model": {"id": self.bundle.model_id, "name": self.bundle.model.name, "bundle_sha256": self.bundle.sha256},
+            "audio": AudioFacts(
+                sha256=facts.sha256,
+                container=facts.container,
+                codec=facts.codec,
+                sample_rate=facts.sample_rate,
+                channels=facts.channels,
+                duration_s=round(facts.duration_s, 3),
+            ),  # fmt: skip
+            "quality": QualityBlock(
+                status=quality.status,
+                flags=list(quality.flags),
+                reasons=list(quality.reasons),
+                checks=[QualityCheck(name=c.name, value=c.value, unit=c.unit, status=c.status) for c in quality.checks],
+            ),  # fmt: skip
+            "speech_s": round(measured.speech_s, 3),
+            "model": ModelRef(id=self.bundle.model_id, name=self.bundle.model.name, bundle_sha256=self.bundle.sha256),
             "toolkit_version": __version__,
+            "notes": notes,
         }
 
 

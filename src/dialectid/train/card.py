@@ -46,16 +46,23 @@ def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str,
     lines += ["", f"Manifests (sha256): {', '.join(f'{k}={v[:12]}' for k, v in fingerprint.get('manifests', {}).items())}",
               "", "## Results", ""]  # fmt: skip
     if metrics.get("n"):
+        rules = metrics.get("decision_rules", {})
+        minimum = f"; at least {rules['min_speech_s']:g} s of speech for a result" if rules else ""
         lines += [
-            f"Measured on {metrics['n']} clips of {where} (`{metrics.get('manifest', '')}`):",
+            f"Measured on {metrics['n']} clips of {where} (`{metrics.get('manifest', '')}`), each analysed as",
+            f"`dialectid score` analyses a recording (VAD, windows over the speech, calibration, decision{minimum}):",
             "",
-            f"- accuracy {_pct(metrics.get('accuracy'))}, balanced accuracy {_pct(metrics.get('balanced_accuracy'))}",
-            f"- Cavg {_num(metrics.get('cavg'))} (minimum {_num(metrics.get('min_cavg'))}), "
+            f"- coverage {_pct(metrics.get('coverage'))}: the share of clips given a label "
+            f"({', '.join(f'{k} {v}' for k, v in metrics.get('statuses', {}).items())})",
+            f"- accuracy on answered clips {_pct(metrics.get('accuracy'))}, balanced {_pct(metrics.get('balanced_accuracy'))}; "
+            f"counting every refusal as wrong {_pct(metrics.get('accuracy_with_refusals'))}",
+            f"- on answered clips: Cavg {_num(metrics.get('cavg'))} (minimum {_num(metrics.get('min_cavg'))}), "
             f"Cllr {_num(metrics.get('cllr'))} bits, ECE {_num(metrics.get('ece'))}",
             "",
-            "By clip duration: "
+            "By net speech (coverage, accuracy on answered): "
             + "; ".join(
-                f"{k}: {_pct(v.get('accuracy'))} of {v['n']}" for k, v in metrics.get("by_duration", {}).items()
+                f"{k}: {_pct(v.get('coverage'))}, {_pct(v.get('accuracy'))} of {v['n']}"
+                for k, v in metrics.get("by_speech", {}).items()
             ),  # fmt: skip
         ]
         for field, groups in metrics.get("by_group", {}).items():
@@ -72,7 +79,7 @@ def standard_limitations(fingerprint: dict[str, Any], zero_shot: bool = False) -
     notes = [
         "Speech in a language or dialect outside the labels above gets a wrong label with some probability;"
         " low top probabilities and the out-of-set status exist for this reason.",
-        "Accuracy falls on short speech (see the duration breakdown) and on channels unlike the training data.",
+        "Accuracy falls on short speech (see the breakdown by net speech) and on channels unlike the training data.",
     ]
     thin = [label for label, row in fingerprint.get("per_label", {}).items() if row["speakers"] < 5]
     if thin and not zero_shot:

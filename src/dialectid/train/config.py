@@ -12,6 +12,7 @@ from pydantic import Field
 
 from dialectid.config import StrictModel
 from dialectid.features import FeatureConfig
+from dialectid.models.contract import DecisionRules
 
 
 class DataConfig(StrictModel):
@@ -72,9 +73,11 @@ class TrainConfig(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     data: DataConfig
     taxonomy: TaxonomyConfig
-    features: FeatureConfig = FeatureConfig()
+    features: FeatureConfig | None = Field(None, description="feature models only [fbank defaults]; models that "
+                                           "read audio take none")  # fmt: skip
     model: ModelConfig
     augmentation: AugmentationConfig = AugmentationConfig()
     training: TrainingConfig = TrainingConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    decision: DecisionRules = Field(DecisionRules(), description="windows and decision rules, stored in the bundle")
     output: OutputConfig = OutputConfig()

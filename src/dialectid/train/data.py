@@ -1,4 +1,5 @@
-"""Turn manifests into model inputs: cached features, or 16 kHz signals for audio models."""
+"""Turn manifests into whole-clip model inputs for fitting: cached features, or signals at the
+rate the model's input contract names."""
 
 from __future__ import annotations
 
@@ -8,24 +9,21 @@ import numpy as np
 
 from dialectid.audio import AudioError, IngestConfig, load_recording
 from dialectid.data import Manifest, ManifestError
-from dialectid.features import FeatureConfig
 from dialectid.features.cache import FeatureCache
 from dialectid.features.job import features_for
 from dialectid.models.base import Clips
+from dialectid.models.contract import InputContract
 
-AUDIO_RATE = 16000  # audio models (Whisper) take 16 kHz input
 
-
-def load_signal(path, features: FeatureConfig, rate: int | None = None) -> np.ndarray:
-    config = IngestConfig(sample_rate=rate or features.sample_rate, channel_policy=features.channel_policy)
+def load_signal(path, contract: InputContract, channel_policy: str = "mean") -> np.ndarray:
+    config = IngestConfig(sample_rate=contract.sample_rate, channel_policy=channel_policy)
     return load_recording(path, config).samples()
 
 
 def load_clips(
     manifest: Manifest,
     labels: list[str],
-    features: FeatureConfig,
-    input_kind: str,
+    contract: InputContract,
     cache: FeatureCache | None,
     advance: Callable[[], None] = lambda: None,
 ) -> Clips:
@@ -36,10 +34,10 @@ def load_clips(
     for utt in manifest:
         path = manifest.path_of(utt)
         try:
-            if input_kind == "features":
-                data = features_for(path, features, cache)[0]
+            if contract.features is not None:
+                data = features_for(path, contract.features, cache)[0]
             else:
-                data = load_signal(path, features, AUDIO_RATE)
+                data = load_signal(path, contract)
         except AudioError as error:
             raise ManifestError(f"{error.message} (utterance {utt.id!r})") from None
         inputs.append(data)

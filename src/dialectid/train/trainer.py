@@ -1,5 +1,10 @@
 """Train a model from a config: data -> model -> calibration -> evaluation -> bundle.
 
+Only fitting the model reads whole clips. Calibration, the open-set threshold and the held-out
+evaluation analyse their recordings through `Scorer`, the path `dialectid score` takes (VAD,
+windows, aggregation, decision rules), so the bundle's calibration is fitted on the very scores it
+is applied to, and its metrics describe what a user gets.
+
 Writes runs/<name>/: config.yaml (the merged config), train.log, metrics.jsonl (one line per
 epoch), checkpoints/ (neural models), evaluation/ (the test-set report) and the bundle.
 """
@@ -20,19 +25,21 @@ import yaml
 
 from dialectid.data import Manifest, read_manifest
 from dialectid.errors import ConfigError
-from dialectid.evaluation.evaluate import compute_metrics, speaker_digest, unseen_speakers, write_report
+from dialectid.evaluation.evaluate import finish, score_manifest, speaker_digest
+from dialectid.features import FeatureConfig
 from dialectid.features.cache import FeatureCache
-from dialectid.features.extract import extract
 from dialectid.models import model_class
 from dialectid.models.base import Clips, FitContext, LidModel
-from dialectid.models.bundle import save_bundle
+from dialectid.models.bundle import assemble, save_bundle
+from dialectid.models.calibration import Calibrator
+from dialectid.models.contract import InputContract
 from dialectid.paths import home
+from dialectid.scoring.scorer import Measurement, Scorer
 from dialectid.taxonomy import Taxonomy
 from dialectid.train.augment import augment
-from dialectid.train.calibration import Calibrator
 from dialectid.train.card import render_card, standard_limitations
 from dialectid.train.config import TrainConfig
-from dialectid.train.data import AUDIO_RATE, load_clips, load_signal
+from dialectid.train.data import load_clips, load_signal
 
 
 @dataclass
@@ -70,38 +77,48 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     manifests = {part: read_manifest(path, labels=labels, check_files=True)
                  for part, path in config.data.model_dump().items() if path is not None}  # fmt: skip
     check_calibration_set(manifests, labels, config)
-    model = model_class(config.model.name)(labels, config.features, config.model.args)
+    model = build_model(config, labels)
+    contract = InputContract.of(model.input, model.features)
     log(f"training {model.name} on {len(manifests['train'])} clips, labels {labels}")
-    cache = FeatureCache(home() / "features", config.features) if model.input == "features" else None
-    clips = {part: load_clips(manifest, labels, config.features, model.input, cache,
-                              lambda: progress(stage="loading"))
-             for part, manifest in manifests.items()}  # fmt: skip
-    train_clips = with_augmentation(clips["train"], manifests["train"], config, model)
+    cache = FeatureCache(home() / "features", model.features) if contract.kind == "features" else None
+    clips = {part: load_clips(manifests[part], labels, contract, cache, lambda: progress(stage="loading"))
+             for part in ("train", "dev") if part in manifests}  # fmt: skip
+    train_clips = with_augmentation(clips["train"], manifests["train"], config, contract)
     context = FitContext(seed=config.training.seed, threads=config.training.threads, training=config.training,
                          run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
     model.fit(train_clips, clips.get("dev"), context)
-    held_out_voices = clips.get("calibration") or clips.get("dev")
-    calibrator = fit_calibrator(model, held_out_voices, config, log)
-    open_set = open_set_threshold(model, held_out_voices or train_clips, log)
-    held_out = "test" if "test" in clips else "dev" if "dev" in clips else None
-    metrics: dict[str, Any] = {}
     fingerprint = training_fingerprint(manifests, config)
+    bundle = assemble(config.name, model, Calibrator(config.calibration.method, config.calibration.duration_covariate),
+                      taxonomy, config.decision, fingerprint)  # fmt: skip
+    held_out_part = "calibration" if "calibration" in manifests else "dev" if "dev" in manifests else "train"
+    measured = measure(Scorer(bundle), manifests[held_out_part], lambda: progress(stage="calibrating"))
+    fit_calibrator(bundle.calibrator, measured, labels, held_out_part != "train", log)
+    bundle = assemble(config.name, model, bundle.calibrator, taxonomy, config.decision, fingerprint,
+                      open_set_threshold(model, measured, log))  # fmt: skip
+    held_out = "test" if "test" in manifests else "dev" if "dev" in manifests else None
+    metrics: dict[str, Any] = {}
     if held_out:
-        held = clips[held_out]
-        logp = calibrator.transform(model.scores(held.inputs), held.durations)
-        metrics = compute_metrics(logp, held.targets, held.durations, labels, manifests[held_out])
-        metrics["manifest"] = str(getattr(config.data, held_out))
-        metrics["speakers_unseen_in_training"] = unseen_speakers(fingerprint, manifests[held_out])
-        write_report(run_dir / "evaluation", metrics, logp, held.targets, labels, config.name)
-        log(f"{held_out}: accuracy {metrics['accuracy']:.3f}, Cavg {metrics['cavg']}, Cllr {metrics['cllr']}")
+        outcomes = score_manifest(Scorer(bundle), manifests[held_out], lambda: progress(stage="evaluating"))
+        metrics = finish(outcomes, bundle, manifests[held_out], str(getattr(config.data, held_out)),
+                         run_dir / "evaluation")  # fmt: skip
+        log(f"{held_out}: coverage {metrics['coverage']:.3f}, accuracy on answered {metrics.get('accuracy')}, "
+            f"Cavg {metrics.get('cavg')}, Cllr {metrics.get('cllr')}")  # fmt: skip
     card = render_card(config.name, model.name, labels, fingerprint, metrics,
                        standard_limitations(fingerprint, model.zero_shot), model.zero_shot)  # fmt: skip
     if config.output.card_notes is not None:
         card += "\n" + _read_notes(config.output.card_notes)
-    bundle = save_bundle(config.output.bundle or run_dir / "bundle", config.name, model, calibrator, taxonomy,
-                         fingerprint, metrics, card, open_set)  # fmt: skip
-    log(f"bundle written to {bundle}")
-    return TrainResult(run_dir, bundle, metrics)
+    path = save_bundle(config.output.bundle or run_dir / "bundle", bundle, metrics, card)
+    log(f"bundle written to {path}")
+    return TrainResult(run_dir, path, metrics)
+
+
+def build_model(config: TrainConfig, labels: list[str]) -> LidModel:
+    """The configured model; a features section for a model that reads audio is an error (it
+    would do nothing)."""
+    cls = model_class(config.model.name)
+    if cls.input == "audio" and config.features is not None:
+        raise ConfigError(f"features: the model {cls.name!r} reads audio, not features; remove the features section")
+    return cls(labels, config.features or FeatureConfig(), config.model.args)
 
 
 def _read_notes(path: Path) -> str:
@@ -111,22 +128,33 @@ def _read_notes(path: Path) -> str:
         raise ConfigError(f"output.card_notes: {path}: cannot be read ({err.strerror})") from None
 
 
-def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, model: LidModel) -> Clips:
+def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, contract: InputContract) -> Clips:
     """The training clips plus `augmentation.copies` random variants of each."""
     copies = config.augmentation.copies
     if not copies:
         return clips
     rng = np.random.default_rng(config.augmentation.seed)
-    rate = AUDIO_RATE if model.input == "audio" else config.features.sample_rate
     inputs, targets, durations = list(clips.inputs), list(clips.targets), list(clips.durations)
     for utt, target, duration in zip(manifest, clips.targets, clips.durations, strict=True):
-        signal = load_signal(manifest.path_of(utt), config.features, rate)
+        signal = load_signal(manifest.path_of(utt), contract, (config.features or FeatureConfig()).channel_policy)
         for _ in range(copies):
-            variant = augment(signal, rate, config.augmentation, rng)
-            inputs.append(variant if model.input == "audio" else extract(variant, config.features))
+            variant = augment(signal, contract.sample_rate, config.augmentation, rng)
+            inputs.append(contract.model_input(variant))
             targets.append(target)
             durations.append(duration)
     return Clips(inputs, np.array(targets), np.array(durations))
+
+
+def measure(scorer: Scorer, manifest: Manifest, advance) -> list[tuple[int, Measurement]]:
+    """(target, measurement) of every held-out clip that the decision rules let through."""
+    index = {label: i for i, label in enumerate(scorer.bundle.labels)}
+    kept = []
+    for utt in manifest:
+        measured = scorer.measure(manifest.path_of(utt))
+        if measured.refusal is None:
+            kept.append((index[utt.label], measured))
+        advance()
+    return kept
 
 
 def check_calibration_set(manifests: dict[str, Manifest], labels: list[str], config: TrainConfig) -> None:
@@ -140,32 +168,37 @@ def check_calibration_set(manifests: dict[str, Manifest], labels: list[str], con
         )
 
 
-def fit_calibrator(model: LidModel, clips: Clips | None, config: TrainConfig, log: Callable[[str], None]) -> Calibrator:
-    method = config.calibration.method
-    if clips is None and method != "none":
-        log("no dev set: calibration left out (scores are used as they are); add data.dev to calibrate")
-        method = "none"
-    calibrator = Calibrator(method, config.calibration.duration_covariate)
-    if clips is not None:
-        calibrator.fit(model.scores(clips.inputs), clips.targets, clips.durations)
-    return calibrator
+def fit_calibrator(calibrator: Calibrator, measured: list[tuple[int, Measurement]], labels: list[str],
+                   held_out: bool, log: Callable[[str], None]) -> None:  # fmt: skip
+    """Fit on the recordings' aggregated window scores, with net speech as the duration."""
+    if calibrator.method != "none" and not held_out:
+        log("no dev or calibration set: calibrated on the training clips; add data.calibration for honest confidence")
+    if not measured:
+        log("no held-out clip has enough speech to calibrate on: calibration left out (scores are used as they are)")
+        calibrator.method = "none"
+        calibrator.fit(np.zeros((1, len(labels))), np.zeros(1, dtype=np.int64))
+        return
+    scores = np.stack([m.mean_scores() for _, m in measured])
+    calibrator.fit(scores, np.array([t for t, _ in measured]), np.array([m.speech_s for _, m in measured]))
+    log(f"calibration ({calibrator.method}) fitted on {len(measured)} recordings")
 
 
 OPEN_SET_QUANTILE = 0.99  # of held-out in-set clips, which the open-set decision lets through
 
 
-def open_set_threshold(model: LidModel, clips: Clips, log: Callable[[str], None]) -> dict[str, float] | None:
-    """The model's fixed threshold, or the novelty that 99 % of held-out in-set clips stay below;
-    beyond it a recording fits no class."""
+def open_set_threshold(model, measured: list[tuple[int, Measurement]], log: Callable[[str], None]
+                       ) -> dict[str, float] | None:  # fmt: skip
+    """The model's fixed threshold, or the recording novelty that 99 % of held-out in-set
+    recordings stay below; beyond it a recording fits no class."""
     if model.novelty_threshold is not None:
         log(f"open-set threshold {model.novelty_threshold} (fixed by the model {model.name})")
         return {"threshold": model.novelty_threshold}
-    novelty = model.novelty(clips.inputs)
-    if novelty is None:
+    novelty = [m.mean_novelty() for _, m in measured]
+    if not novelty or novelty[0] is None:
         log("this model has no novelty measure: out-of-set only through an out_of_set class")
         return None
     threshold = float(np.quantile(novelty, OPEN_SET_QUANTILE))
-    log(f"open-set threshold {threshold:.3f} ({OPEN_SET_QUANTILE:.0%} of in-set clips below it)")
+    log(f"open-set threshold {threshold:.3f} ({OPEN_SET_QUANTILE:.0%} of in-set recordings below it)")
     return {"threshold": threshold, "quantile": OPEN_SET_QUANTILE}
 
 

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dialectid.scoring.analysis import Analysis, LabelProbability
+
 Role = Literal["caseworker", "analyst", "admin"]
 
 
@@ -27,11 +29,6 @@ class CaseRow(BaseModel):
     created_at: str
     recordings: int
     assigned_to: str | None
-
-
-class LabelProbability(BaseModel):
-    label: str
-    probability: float
 
 
 class Quality(BaseModel):
@@ -119,7 +116,7 @@ class ReportOut(BaseModel):
     registration_number: str
     signature: Signature
     report: dict[str, Any] = Field(description="what the report says, section by section")
-    analysis: dict[str, Any] = Field(description="the Analysis the report was made from")
+    analysis: Analysis = Field(description="the Analysis the report was made from")
 
 
 class FeedbackIn(BaseModel):
