@@ -30,6 +30,10 @@ def test_paths_are_relocated_for_a_manifest_elsewhere(tmp_path):
     inside = tmp_path / "m2.jsonl"
     write_manifest(inside, [utt(1)], source_base=tmp_path)
     assert json.loads(inside.read_text())["path"] == "audio/u1.wav"  # under it: relative
+    beside = tmp_path / "repo" / "datasets" / "m.jsonl"  # a corpus beside a checkout: kept relative
+    write_manifest(beside, [utt(1)], source_base=tmp_path, relative_within=tmp_path)
+    assert json.loads(beside.read_text())["path"] == "../../audio/u1.wav"
+    assert read_manifest(beside).path_of(read_manifest(beside).utterances[0]) == beside.parent / "../../audio/u1.wav"
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dialectid.errors import DialectidError
 from dialectid.paths import atomic_write
 
 Channel = Literal["wideband", "telephone"]
-CHANNELS = ("wideband", "telephone")
+CHANNELS: tuple[str, ...] = get_args(Channel)
 REQUIRED = ("id", "path", "label")
 
 
@@ -137,13 +137,18 @@ def read_manifest(
 
 
 def write_manifest(
-    path: str | os.PathLike[str], utterances: Iterable[Utterance], source_base: Path | None = None
+    path: str | os.PathLike[str],
+    utterances: Iterable[Utterance],
+    source_base: Path | None = None,
+    relative_within: Path | None = None,
 ) -> int:
     """Write atomically (a reader never sees half a file); returns the number of lines.
 
     Relative audio paths are resolved against `source_base` (the folder of the manifest they
     came from); a file under the new manifest's folder is then stored relative to it, any other
-    file with its absolute path, so the manifest stays valid wherever it is read from.
+    file with its absolute path, so the manifest stays valid wherever it is read from. Files under
+    `relative_within` are stored relative to the manifest's folder even outside it (`../..`): for
+    manifests kept in a repository next to a corpus that moves with the checkout.
     """
     path = Path(path)
     here = path.parent.absolute()
@@ -152,17 +157,20 @@ def write_manifest(
     def write(stream) -> None:
         nonlocal count
         for utt in utterances:
-            stream.write(_relocated(utt, source_base, here).to_json() + "\n")
+            stream.write(_relocated(utt, source_base, here, relative_within).to_json() + "\n")
             count += 1
 
     atomic_write(path, write, binary=False)
     return count
 
 
-def _relocated(utt: Utterance, source_base: Path | None, here: Path) -> Utterance:
+def _relocated(utt: Utterance, source_base: Path | None, here: Path, relative_within: Path | None = None) -> Utterance:
     audio = Path(utt.path)
     if not audio.is_absolute():
         audio = (source_base or Path.cwd()) / audio
     audio = Path(os.path.abspath(audio))
-    stored = audio.relative_to(here).as_posix() if audio.is_relative_to(here) else str(audio)
+    if audio.is_relative_to(here) or (relative_within and audio.is_relative_to(os.path.abspath(relative_within))):
+        stored = Path(os.path.relpath(audio, here)).as_posix()
+    else:
+        stored = str(audio)
     return replace(utt, path=stored)
