@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from audiofactory import speechlike
-from dialectid.train.augment import add_noise, alaw, augment, gsm, mulaw, telephone
+from dialectid.train.augment import add_noise, alaw, amr_nb, augment, gsm, mulaw, telephone
 from dialectid.train.config import AugmentationConfig
 
 
@@ -15,7 +15,7 @@ def band_energy(x, rate, low, high):
 def test_telephone_channel_removes_the_wideband():
     x = speechlike(2.0, 16000)
     assert band_energy(x, 16000, 4000, 8000) > 1e-3
-    for codec in ("mulaw", "alaw", "gsm", "none"):
+    for codec in ("mulaw", "alaw", "gsm", "amr", "none"):
         y = telephone(x, 16000, codec)
         assert len(y) == pytest.approx(len(x), abs=2)
         assert band_energy(y, 16000, 4000, 8000) < 1e-5, codec
@@ -28,6 +28,17 @@ def test_codecs_keep_the_signal_but_add_distortion(codec):
     y = codec(x)
     assert y.shape == x.shape and np.corrcoef(x, y)[0, 1] > 0.95
     assert not np.array_equal(x, y)
+
+
+def test_amr_nb_is_a_real_speech_codec_round_trip():
+    """AMR-NB (CELP) keeps the spectrum, not the waveform, and delays it by about 10 ms."""
+    x = speechlike(1.0, 8000, level=0.5)
+    y = amr_nb(x)
+    assert y.shape == x.shape and y.dtype == np.float32
+    spectrum = [np.log(np.abs(np.fft.rfft(s[800:])) + 1e-3) for s in (x, y)]
+    assert np.corrcoef(*spectrum)[0, 1] > 0.8
+    assert 0.5 < np.sqrt(np.mean(y**2) / np.mean(x**2)) < 2.0
+    assert not np.allclose(x, y, atol=0.05)
 
 
 def test_noise_at_the_requested_snr():

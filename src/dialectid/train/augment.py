@@ -46,7 +46,7 @@ def telephone(x: np.ndarray, rate: int, codec: str) -> np.ndarray:
     """Band-limit to 300-3400 Hz, pass through 8 kHz and a telephone codec, return at `rate`."""
     sos = butter(6, TELEPHONE_BAND, btype="bandpass", fs=rate, output="sos")
     narrow = soxr.resample(sosfilt(sos, x).astype(np.float32), rate, 8000).astype(np.float32)
-    coded = {"mulaw": mulaw, "alaw": alaw, "gsm": gsm, "none": lambda s: s}[codec](narrow)
+    coded = {"mulaw": mulaw, "alaw": alaw, "gsm": gsm, "amr": amr_nb, "none": lambda s: s}[codec](narrow)
     return soxr.resample(coded, 8000, rate).astype(np.float32) if rate != 8000 else coded
 
 
@@ -74,4 +74,25 @@ def gsm(x: np.ndarray) -> np.ndarray:
     sf.write(buffer, np.clip(x, -1, 1), 8000, format="RAW", subtype="GSM610")
     buffer.seek(0)
     decoded = sf.read(buffer, dtype="float32", format="RAW", subtype="GSM610", samplerate=8000, channels=1)[0]
+    return np.pad(decoded, (0, max(0, len(x) - len(decoded))))[: len(x)]
+
+
+def amr_nb(x: np.ndarray, bitrate: int = 12200) -> np.ndarray:
+    """A real AMR-NB round trip (8 kHz, the mobile-phone codec) through FFmpeg's opencore encoder."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="amr") as container:
+        stream = container.add_stream("libopencore_amrnb", rate=8000, layout="mono")
+        stream.bit_rate = bitrate
+        frame = av.AudioFrame.from_ndarray(
+            (np.clip(x, -1, 1) * 32767).astype(np.int16)[None], format="s16", layout="mono"
+        )
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+    buffer.seek(0)
+    with av.open(buffer, "r", format="amr") as container:
+        decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    decoded = decoded.astype(np.float32) / (32768.0 if decoded.dtype == np.int16 else 1.0)
     return np.pad(decoded, (0, max(0, len(x) - len(decoded))))[: len(x)]

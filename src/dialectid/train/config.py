@@ -40,7 +40,7 @@ class AugmentationConfig(StrictModel):
     noise_snr_db: tuple[float, float] | None = (5.0, 30.0)
     speeds: list[float] = [0.9, 1.0, 1.1]
     telephone_probability: float = Field(0.5, ge=0, le=1)
-    codecs: list[Literal["mulaw", "alaw", "gsm"]] = ["mulaw", "alaw", "gsm"]
+    codecs: list[Literal["mulaw", "alaw", "gsm", "amr"]] = ["mulaw", "alaw", "gsm", "amr"]
     gain_db: tuple[float, float] | None = (-6.0, 6.0)
     seed: int = 0
 
