@@ -78,6 +78,14 @@ def test_a_rule_set_in_the_scoring_config_is_noted_in_every_analysis(scorer, eng
     assert scorer.analyse(english).notes == []
 
 
+def test_a_window_budget_spreads_that_many_windows_over_the_speech(scorer, english):
+    every = scorer.analyse(english).timeline
+    config = ScoringConfig.model_validate({"windows": {"max_windows": 2}})
+    budget = Scorer(scorer.bundle, config).analyse(english).timeline
+    assert len(every) > 2 and len(budget) == 2
+    assert (budget[0].start, budget[-1].end) == (every[0].start, every[-1].end)  # first and last window
+
+
 def test_channel_policy_is_honoured_and_a_conflicting_rate_refused(scorer):
     from dialectid.errors import ConfigError
 

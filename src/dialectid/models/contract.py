@@ -69,6 +69,8 @@ class DecisionRules(StrictModel):
 
     window_s: float = Field(4.0, gt=0.5, le=60, description="seconds of speech per window")
     hop_s: float = Field(2.0, gt=0.1, le=60, description="seconds of speech between window starts")
+    max_windows: int | None = Field(None, ge=1, le=10_000, description="at most this many windows, evenly spread "
+                                    "over the speech (a time budget for long recordings); None: every window")  # fmt: skip
     min_speech_s: float = Field(3.0, ge=0, le=600, description="less net speech: insufficient_speech, no result")
     low_confidence: float = Field(0.5, gt=0, lt=1, description="top probability below this: low_confidence")
     open_set_margin: float = Field(1.0, gt=0, le=100, description="out_of_set when novelty > margin x threshold")

@@ -17,6 +17,7 @@ from dialectid.models.contract import DecisionRules
 class WindowConfig(StrictModel):
     window_s: float | None = Field(None, gt=0.5, le=60, description="seconds of speech per window [the bundle's]")
     hop_s: float | None = Field(None, gt=0.1, le=60, description="seconds of speech between windows [the bundle's]")
+    max_windows: int | None = Field(None, ge=1, le=10_000, description="at most this many windows [the bundle's]")
     batch: int = Field(16, ge=1, le=512, description="windows scored together")
 
 

@@ -132,7 +132,9 @@ class Scorer:
             batch.clear()
 
         rules = self.rules
-        for window in speech_windows(recording.blocks(), recording.sample_rate, segments, rules.window_s, rules.hop_s):
+        windows_over_speech = speech_windows(recording.blocks(), recording.sample_rate, segments, rules.window_s,
+                                             rules.hop_s, rules.max_windows)  # fmt: skip
+        for window in windows_over_speech:
             batch.append(window)
             if len(batch) >= self.config.windows.batch:
                 flush()
@@ -199,9 +201,9 @@ class Scorer:
         from dialectid.version import __version__
 
         facts, quality = measured.recording.facts, measured.quality
-        notes = ["decision rules differ from the model card's: "
-                 + ", ".join(f"{k} {v:g} (card: {getattr(self.bundle.rules, k):g})" for k, v in self.overrides.items())
-                 ] if self.overrides else []  # fmt: skip
+        card = self.bundle.rules
+        changed = ", ".join(f"{k} {_rule(v)} (card: {_rule(getattr(card, k))})" for k, v in self.overrides.items())
+        notes = [f"decision rules differ from the model card's: {changed}"] if self.overrides else []
         return {
             "registration_number": registration_number(self.config.registration, facts.sha256),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -231,6 +233,10 @@ def registration_number(template: str, sha256: str) -> str:
     now = datetime.now(UTC)
     return template.format(date=now.strftime("%Y%m%d"), time=now.strftime("%H%M%S"),
                            random=secrets.token_hex(4).upper(), sha8=sha256[:8])  # fmt: skip
+
+
+def _rule(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
 
 
 def _no_result() -> dict[str, Any]:

@@ -10,6 +10,8 @@ covered. Each window knows where in the recording it starts and ends.
 (5.0, 9.0)
 >>> plan_windows(2.5, 4.0, 2.0)
 [(0.0, 2.5)]
+>>> plan_windows(20.0, 4.0, 2.0, max_windows=3)  # a budget: evenly spread over the speech
+[(0.0, 4.0), (8.0, 12.0), (16.0, 20.0)]
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ class SpeechWindow:
     samples: np.ndarray
 
 
-def plan_windows(total_s: float, window_s: float, hop_s: float) -> list[tuple[float, float]]:
-    """(start, end) in seconds of speech."""
+def plan_windows(total_s: float, window_s: float, hop_s: float, max_windows: int | None = None
+                 ) -> list[tuple[float, float]]:  # fmt: skip
+    """(start, end) in seconds of speech; with `max_windows`, at most that many, evenly spread
+    from the first window to the last."""
     if total_s <= 0:
         return []
     if total_s <= window_s:
@@ -42,6 +46,8 @@ def plan_windows(total_s: float, window_s: float, hop_s: float) -> list[tuple[fl
     ]
     if plan[-1][1] < total_s - 1e-6:
         plan.append((round(total_s - window_s, 6), round(total_s, 6)))
+    if max_windows is not None and len(plan) > max_windows:
+        plan = [plan[int(i)] for i in np.linspace(0, len(plan) - 1, max_windows).round()]
     return plan
 
 
@@ -61,14 +67,22 @@ class _SpeechClock:
 
 
 def speech_windows(
-    blocks: Iterable[np.ndarray], rate: int, segments: Sequence[Segment], window_s: float, hop_s: float
+    blocks: Iterable[np.ndarray],
+    rate: int,
+    segments: Sequence[Segment],
+    window_s: float,
+    hop_s: float,
+    max_windows: int | None = None,
 ) -> Iterator[SpeechWindow]:
     """Windows over the speech of a block stream; memory stays at about one window."""
     spans = [(round(s.start * rate), round(s.end * rate)) for s in segments]
     spans = [(a, b) for a, b in spans if b > a]
     clock = _SpeechClock(spans, rate)
     total = int(clock.cumulative[-1])
-    plan = [(round(a * rate), min(total, round(b * rate))) for a, b in plan_windows(total / rate, window_s, hop_s)]
+    plan = [
+        (round(a * rate), min(total, round(b * rate)))
+        for a, b in plan_windows(total / rate, window_s, hop_s, max_windows)
+    ]
     buffer, buffer_start, produced, next_window = np.zeros(0, np.float32), 0, 0, 0
     offset = 0
     for block in blocks:
