@@ -196,3 +196,20 @@ def test_default_model_is_explained_when_missing(tmp_path, monkeypatch, english)
     monkeypatch.setenv("DIALECTID_MODEL", str(tmp_path / "none"))
     with pytest.raises(DialectidError, match="no default model at"):
         analyse(english)
+
+
+def test_budgeted_windows_hold_the_speech_they_name_and_little_memory():
+    """With a budget the windows are far apart: each must hold exactly its own samples, and the
+    speech between them must never pile up in memory (a ramp makes every sample identifiable)."""
+    from dialectid.audio.vad import Segment
+    from dialectid.scoring.windows import speech_windows
+
+    rate, seconds = 100, 600
+    signal = np.arange(rate * seconds, dtype=np.float32)
+    blocks = [signal[i : i + 700] for i in range(0, len(signal), 700)]
+    segments = [Segment(10.0, 300.0), Segment(310.0, 590.0)]
+    windows = list(speech_windows(iter(blocks), rate, segments, 4.0, 4.0, max_windows=5))
+    assert len(windows) == 5
+    for w in windows:
+        assert w.samples[0] == round(w.start * rate) and len(w.samples) == 4 * rate
+        assert np.all(np.diff(w.samples) == 1) or w.start < 300 < w.end  # one segment, or across the gap

@@ -83,8 +83,14 @@ def speech_windows(
         (round(a * rate), min(total, round(b * rate)))
         for a, b in plan_windows(total / rate, window_s, hop_s, max_windows)
     ]
+    # the buffer holds the speech from buffer_start to produced, never more than the next window needs
     buffer, buffer_start, produced, next_window = np.zeros(0, np.float32), 0, 0, 0
     offset = 0
+
+    def trimmed() -> tuple[np.ndarray, int]:
+        keep_from = min(plan[next_window][0] if next_window < len(plan) else produced, produced)
+        return buffer[keep_from - buffer_start :], keep_from
+
     for block in blocks:
         pieces = [block[max(a - offset, 0) : min(b - offset, len(block))] for a, b in spans
                   if a < offset + len(block) and b > offset]  # fmt: skip
@@ -93,11 +99,11 @@ def speech_windows(
             continue
         buffer = np.concatenate([buffer, *pieces])
         produced += sum(len(p) for p in pieces)
+        buffer, buffer_start = trimmed()  # speech between budgeted windows is never kept
         while next_window < len(plan) and plan[next_window][1] <= produced:
             yield _window(plan[next_window], buffer, buffer_start, clock, rate)
             next_window += 1
-            keep_from = plan[next_window][0] if next_window < len(plan) else produced
-            buffer, buffer_start = buffer[keep_from - buffer_start :], keep_from
+            buffer, buffer_start = trimmed()
     for planned in plan[next_window:]:  # rounding at the very end: whatever speech there is
         if planned[0] < produced:
             yield _window((planned[0], min(planned[1], produced)), buffer, buffer_start, clock, rate)
