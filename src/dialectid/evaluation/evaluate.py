@@ -92,9 +92,11 @@ def _headline(outcomes: Outcomes) -> dict[str, Any]:
     result: dict[str, Any] = m.summary(answered.logp, answered.targets) if len(answered.targets) else {}
     n = len(outcomes.targets)
     correct = int((answered.logp.argmax(axis=1) == answered.targets).sum()) if len(answered.targets) else 0
+    confidence = float(np.exp(answered.logp).max(axis=1).mean()) if len(answered.targets) else None
     return {**result, "n": n, "n_answered": len(answered.targets),
             "coverage": len(answered.targets) / n if n else None,
-            "accuracy_with_refusals": correct / n if n else None}  # fmt: skip
+            "accuracy_with_refusals": correct / n if n else None,
+            "confidence": confidence}  # fmt: skip
 
 
 def compute_metrics(outcomes: Outcomes, labels: list[str], manifest: Manifest) -> dict[str, Any]:
@@ -231,10 +233,11 @@ def render_report(result: dict[str, Any], model_id: str) -> str:
             lines.append(f"| {label} | {_pct(row['precision'])} | {_pct(row['recall'])} | {_pct(row['f1'])} | "
                          f"{_pct(row['eer'])} | {row['support']} |")  # fmt: skip
     lines += ["", "## By net speech (seconds the VAD found)", "",
-              "| speech | clips | coverage | accuracy (answered) | with refusals | Cavg |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "| speech | clips | coverage | accuracy (answered) | mean top probability (answered) | with refusals | Cavg |",
+              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, row in result["by_speech"].items():
         lines.append(f"| {name} | {row['n']} | {_pct(row['coverage'])} | {_pct(row.get('accuracy'))} | "
-                     f"{_pct(row['accuracy_with_refusals'])} | {_num(row.get('cavg'))} |")  # fmt: skip
+                     f"{_pct(row.get('confidence'))} | {_pct(row['accuracy_with_refusals'])} | {_num(row.get('cavg'))} |")  # fmt: skip
     for field, groups in result["by_group"].items():
         lines += ["", f"## By {field}", "", f"| {field} | clips | coverage | accuracy (answered) | Cavg |",
                   "|---|---:|---:|---:|---:|"]  # fmt: skip

@@ -235,21 +235,28 @@ class WhisperBackend(WhisperModelBase):
 
 
 def whisper_label_scores(probabilities: Sequence[dict[str, float]], labels: list[str],
-                         languages: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Whisper's language detection as log-probabilities over `labels` (a label maps to a language
-    code through `languages`, else its part before '-'; labels sharing a language share it equally),
-    and for each clip the share of Whisper's probability outside the labels' languages: Whisper
-    knows 99 languages, so speech in none of ours draws its mass elsewhere.
+                         languages: dict[str, str | list[str]]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Whisper's language detection as log-probabilities over `labels` (a label maps to one or
+    more Whisper language codes through `languages`, else to its part before '-'; a label's
+    probability is the sum over its codes; labels sharing a code share it equally), and for each
+    clip the share of Whisper's probability outside the labels' codes: Whisper knows 99 languages,
+    so speech in none of ours draws its mass elsewhere.
 
     >>> scores, outside = whisper_label_scores([{"fr": 0.6, "de": 0.3, "it": 0.1}], ["fr", "it"], {})
     >>> np.exp(scores).round(2).tolist(), outside.round(2).tolist()
     ([[0.86, 0.14]], [0.3])
+    >>> scores, outside = whisper_label_scores([{"ur": 0.3, "hi": 0.5, "en": 0.2}], ["ur", "en"], {"ur": ["ur", "hi"]})
+    >>> np.exp(scores).round(2).tolist(), outside.round(2).tolist()
+    ([[0.8, 0.2]], [0.0])
     """
-    codes = [languages.get(label, label.split("-")[0].split("_")[0].lower()) for label in labels]
-    sharing = {code: codes.count(code) for code in codes}
+    codes = []
+    for label in labels:
+        mapped = languages.get(label, label.split("-")[0].split("_")[0].lower())
+        codes.append([mapped] if isinstance(mapped, str) else list(mapped))
+    sharing = {code: sum(code in group for group in codes) for group in codes for code in group}
     rows, outside = [], []
     for row in probabilities:
-        rows.append([np.log(max(row.get(code, 0.0), 1e-9) / sharing[code]) for code in codes])
+        rows.append([np.log(max(sum(row.get(c, 0.0) / sharing[c] for c in group), 1e-9)) for group in codes])
         outside.append(1.0 - min(1.0, sum(row.get(code, 0.0) for code in sharing)))
     return log_softmax(np.array(rows)), np.array(outside)
 
@@ -270,7 +277,8 @@ class OnePass:
 class WhisperFusionArgs(WhisperBackendArgs):
     backend_weight: float = Field(1.0, ge=0, description="weight of the trained back-end in the fusion")
     lid_weight: float = Field(1.0, ge=0, description="weight of Whisper's own language detection in the fusion")
-    languages: dict[str, str] = Field(default_factory=dict, description="label -> Whisper language code")
+    languages: dict[str, str | list[str]] = Field(default_factory=dict,
+                                                  description="label -> Whisper language code(s)")  # fmt: skip
 
 
 class WhisperFusion(OnePass, WhisperBackend):
@@ -292,8 +300,9 @@ class WhisperFusion(OnePass, WhisperBackend):
 
 
 class WhisperLidArgs(WhisperArgs):
-    languages: dict[str, str] = Field(default_factory=dict,
-                                      description="label -> Whisper language code [the label's part before '-']")  # fmt: skip
+    languages: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="label -> Whisper language code(s) [the label's part before '-']"
+    )
 
 
 class WhisperLid(OnePass, WhisperModelBase):

@@ -32,9 +32,10 @@ from dialectid.models import model_class
 from dialectid.models.base import Clips, FitContext, LidModel
 from dialectid.models.bundle import assemble, save_bundle
 from dialectid.models.calibration import Calibrator
-from dialectid.models.contract import InputContract
+from dialectid.models.contract import DecisionRules, InputContract
 from dialectid.paths import home
 from dialectid.scoring.scorer import Measurement, Scorer
+from dialectid.scoring.windows import plan_windows
 from dialectid.taxonomy import Taxonomy
 from dialectid.train.augment import augment
 from dialectid.train.card import render_card, standard_limitations
@@ -84,6 +85,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     clips = {part: load_clips(manifests[part], labels, contract, cache, lambda: progress(stage="loading"))
              for part in ("train", "dev") if part in manifests}  # fmt: skip
     train_clips = with_augmentation(clips["train"], manifests["train"], config, contract)
+    if contract.kind == "audio":
+        train_clips = windowed(train_clips, contract.sample_rate, config.decision)
     context = FitContext(seed=config.training.seed, threads=config.training.threads, training=config.training,
                          run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
     model.fit(train_clips, clips.get("dev"), context)
@@ -143,6 +146,18 @@ def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, con
             targets.append(target)
             durations.append(duration)
     return Clips(inputs, np.array(targets), np.array(durations))
+
+
+def windowed(clips: Clips, rate: int, rules: DecisionRules) -> Clips:
+    """Audio clips cut into the windows the scorer scores (`window_s` every `hop_s`), so that a
+    back-end learns from what it will see (measured: reports/lid-backends.md)."""
+    inputs, targets, durations = [], [], []
+    for signal, target in zip(clips.inputs, clips.targets, strict=True):
+        for start, end in plan_windows(len(signal) / rate, rules.window_s, rules.hop_s):
+            inputs.append(signal[round(start * rate) : round(end * rate)])
+            targets.append(target)
+            durations.append(end - start)
+    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations))
 
 
 def measure(scorer: Scorer, manifest: Manifest, advance) -> list[tuple[int, Measurement]]:
