@@ -45,7 +45,7 @@ def run(bundle: str, manifest: str, env: dict[str, str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("bundle", nargs="?", default=str(ROOT / "models" / "lid-accurate"))
-    parser.add_argument("manifest", nargs="?", default=str(ROOT / "datasets" / "asterisk" / "test.jsonl"))
+    parser.add_argument("manifest", nargs="?", default=str(ROOT / "datasets" / "lid" / "test.jsonl"))
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     settings = {f"CT2 {isa}, 1 thread": {"CT2_FORCE_CPU_ISA": isa, "OMP_NUM_THREADS": "1",

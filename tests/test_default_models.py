@@ -17,7 +17,7 @@ from dialectid.train.trainer import train
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "datasets" / "samples"
 EXPECTED = {"es-CO-vm-options.gsm": "es", "fr-FR-vm-options.gsm": "fr", "it-IT-vm-options.wav": "it",
-            "telephone-en.wav": "en"}  # fmt: skip
+            "telephone-en.wav": "en", "ar-voxlingua.wav": "ar", "ur-voxlingua.wav": "ur", "tr-voxlingua.wav": "tr"}  # fmt: skip
 runner = CliRunner()
 
 
@@ -32,17 +32,25 @@ def test_default_model_names_every_bundled_sample(accurate):
         analysis = scorer.analyse(SAMPLES / name)
         assert (analysis.status, analysis.top_label) == ("ok", language), name
     assert scorer.analyse(SAMPLES / "fr-FR-too-short.gsm").status == "insufficient_speech"
+    # The known weakness, shown by the demo as it is: Whisper-base puts most of its probability for
+    # this Persian clip on other languages, so the model says out_of_set (as for 40 % of the Persian
+    # test clips, reports/lid.md), while its most likely label is still Persian.
+    persian = scorer.analyse(SAMPLES / "fa-voxlingua.wav")
+    assert (persian.status, persian.top_label) == ("out_of_set", "fa")
 
 
-def test_default_model_names_no_language_it_does_not_know(accurate, toy_corpus, tmp_path):
-    """German (synthetic, espeak) is none of its five languages: it must not name one confidently."""
+@pytest.mark.slow
+def test_default_model_flags_most_speech_in_languages_it_does_not_know(accurate):
+    """Six real clips in each of the four held-out languages (Icelandic, Latvian, Norwegian,
+    Chinese; in no split): at least three in four are flagged out_of_set. The figure over all 128
+    is in reports/lid.md."""
     from dialectid.data import read_manifest
-    from toy import concatenate
 
-    test = read_manifest(toy_corpus["test"])
-    german = concatenate([test.path_of(u) for u in test if u.label == "de"], tmp_path / "german.wav")
-    analysis = Scorer(accurate).analyse(german)
-    assert analysis.status == "out_of_set", (analysis.status, analysis.open_set)
+    unknown = read_manifest(ROOT / "datasets" / "lid" / "unknown.jsonl")
+    picked = [u for language in ("is", "lv", "no", "zh") for u in [v for v in unknown if v.label == language][:6]]
+    scorer = Scorer(accurate)
+    statuses = [scorer.analyse(unknown.path_of(u)).status for u in picked]
+    assert statuses.count("out_of_set") >= 0.75 * len(picked), statuses
 
 
 def test_score_uses_the_default_model(monkeypatch):
@@ -64,20 +72,20 @@ def test_bundles_hold_no_encoder_weights():
         assert sum(p.stat().st_size for p in (ROOT / "models" / name).iterdir()) < 5_000_000
 
 
-# How far each figure moves on the 872 test clips when only the CPU kernels change (CTranslate2's
+# How far each figure moves on the 213 test clips when only the CPU kernels change (CTranslate2's
 # int8 GENERIC/AVX/AVX2/AVX512 kernels, same locked packages, one numeric thread; measured by
-# benchmarks/kernel_spread.py, table in reports/benchmarks.md): coverage 0.0011, accuracy,
-# balanced accuracy, Cavg and minimum Cavg 0.0000, Cllr 0.034 (one confident error moves it),
-# ECE 0.0019. The committed figures may come from another CPU; each may differ from a fresh run
-# by twice its measured spread, and by at least 0.005.
-KERNEL_TOLERANCE = {"coverage": 0.005, "accuracy": 0.005, "balanced_accuracy": 0.005, "cavg": 0.005,
-                    "min_cavg": 0.005, "cllr": 0.07, "ece": 0.005}  # fmt: skip
+# benchmarks/kernel_spread.py, table in reports/benchmarks.md): coverage 0.014, accuracy 0.010,
+# balanced accuracy 0.009, Cavg 0.002, minimum Cavg 0.004, Cllr 0.026, ECE 0.011. The committed
+# figures may come from another CPU; each may differ from a fresh run by twice its measured spread
+# (and at least 0.005).
+KERNEL_TOLERANCE = {"coverage": 0.028, "accuracy": 0.021, "balanced_accuracy": 0.018, "cavg": 0.005,
+                    "min_cavg": 0.007, "cllr": 0.052, "ece": 0.022}  # fmt: skip
 
 
 @pytest.mark.slow
 def test_committed_metrics_match_a_fresh_evaluation(accurate):
-    fresh = evaluate(accurate, ROOT / "datasets" / "asterisk" / "test.jsonl")
-    assert fresh["n"] == accurate.metrics["n"] == 872
+    fresh = evaluate(accurate, ROOT / "datasets" / "lid" / "test.jsonl")
+    assert fresh["n"] == accurate.metrics["n"] == 213
     for key, tolerance in KERNEL_TOLERANCE.items():
         assert fresh[key] == pytest.approx(accurate.metrics[key], abs=tolerance), key
     assert fresh["speakers_unseen_in_training"] is True
@@ -104,22 +112,28 @@ def test_evaluate_and_score_agree_on_the_shipped_models(name, tmp_path):
 
 @pytest.mark.slow
 def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
+    """configs/lid-accurate.yaml as it is, on two training clips, and one of every other split,
+    per language (the manifests' relative corpus paths are rewritten for the new folder)."""
+    from dataclasses import replace
+
+    from dialectid.data import read_manifest, write_manifest
+
     subsets = {}
-    for split, per_language in (("train", 6), ("dev", 3), ("calibration", 3), ("test", 3)):
-        rows = [
-            json.loads(line) for line in (ROOT / "datasets" / "asterisk" / f"{split}.jsonl").read_text().splitlines()
-        ]
+    for split, per_language in (("train", 2), ("dev", 1), ("calibration", 1), ("test", 1)):
+        manifest = read_manifest(ROOT / "datasets" / "lid" / f"{split}.jsonl")
         kept, seen = [], {}
-        for row in rows:
-            if seen.get(row["label"], 0) < per_language:
-                seen[row["label"]] = seen.get(row["label"], 0) + 1
-                kept.append(row)
+        for utt in manifest:
+            if seen.get(utt.label, 0) < per_language:
+                seen[utt.label] = seen.get(utt.label, 0) + 1
+                kept.append(replace(utt, path=str(manifest.path_of(utt))))
         subsets[split] = tmp_path / f"{split}.jsonl"
-        subsets[split].write_text("".join(json.dumps(r) + "\n" for r in kept))
+        write_manifest(subsets[split], kept)
     overrides = [f"data.{split}={path}" for split, path in subsets.items()]
     overrides += [f"output.runs_dir={tmp_path / 'runs'}", f"output.bundle={tmp_path / 'bundle'}"]
     config = load_config(ROOT / "configs" / "lid-accurate.yaml", TrainConfig, overrides)
     result = train(config)
     bundle = load_model(result.bundle)
-    assert bundle.labels == ["es", "fr", "it", "en", "ru"]
-    assert "small demonstration model" in (result.bundle / "MODEL_CARD.md").read_text()
+    assert len(bundle.labels) == 18 and {"ar", "fa", "ur", "tr", "az", "hy"} <= set(bundle.labels)
+    assert bundle.rules.min_speech_s == 1.0 and bundle.model.args.languages == {"ur": ["ur", "hi"]}
+    card = (result.bundle / "MODEL_CARD.md").read_text()
+    assert "What this model cannot do" in card and "coverage" in card
