@@ -19,6 +19,9 @@ SAMPLES = ROOT / "datasets" / "samples"
 EXPECTED = {"es-CO-vm-options.gsm": "es", "fr-FR-vm-options.gsm": "fr", "it-IT-vm-options.wav": "it",
             "telephone-en.wav": "en", "ar-voxlingua.wav": "ar", "ur-voxlingua.wav": "ur", "tr-voxlingua.wav": "tr"}  # fmt: skip
 runner = CliRunner()
+CORPORA = ROOT.parent / "shared" / "corpora"  # beside every checkout of this project, and in CI
+needs_corpora = pytest.mark.skipif(not (CORPORA / "voxlingua107_dev").is_dir(),
+                                   reason="needs ../shared/corpora/voxlingua107_dev beside the checkout")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,7 @@ def test_default_model_names_every_bundled_sample(accurate):
     assert (persian.status, persian.top_label) == ("out_of_set", "fa")
 
 
+@needs_corpora
 @pytest.mark.slow
 def test_default_model_flags_most_speech_in_languages_it_does_not_know(accurate):
     """Six real clips in each of the four held-out languages (Icelandic, Latvian, Norwegian,
@@ -82,6 +86,7 @@ KERNEL_TOLERANCE = {"coverage": 0.028, "accuracy": 0.021, "balanced_accuracy": 0
                     "min_cavg": 0.007, "cllr": 0.052, "ece": 0.022}  # fmt: skip
 
 
+@needs_corpora
 @pytest.mark.slow
 def test_committed_metrics_match_a_fresh_evaluation(accurate):
     fresh = evaluate(accurate, ROOT / "datasets" / "lid" / "test.jsonl")
@@ -110,6 +115,7 @@ def test_evaluate_and_score_agree_on_the_shipped_models(name, tmp_path):
         assert (clip["status"], clip["top_label"]) == (row["status"], label), clip["path"]
 
 
+@needs_corpora
 @pytest.mark.slow
 def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
     """configs/lid-accurate.yaml as it is, on two training clips, and one of every other split,
