@@ -215,3 +215,18 @@ def test_a_features_section_for_a_model_that_reads_audio_is_an_error(tmp_path, t
     result = runner.invoke(app, ["train", str(path), "--set", "features.kind=fbank"])
     assert result.exit_code == 2, result.output
     assert "features: the model 'whisper-lid' reads audio, not features; remove the features section" in result.stderr
+
+
+def test_short_crops_of_the_calibration_recordings_join_the_calibration(tmp_path, toy_corpus):
+    """With calibration.short_crops_s, crops from the middle of each calibration recording are
+    analysed as recordings of their own and calibrated on too (the duration term needs short speech)."""
+
+    def fitted_on(result) -> int:
+        log = (result.run_dir / "train.log").read_text().splitlines()
+        line = next(row for row in log if "calibration (" in row)
+        return int(line.split("fitted on ")[1].split()[0])
+
+    plain = run(tmp_path / "a", toy_corpus, "stats-logreg", calibration={"duration_covariate": True})
+    cropped = run(tmp_path / "b", toy_corpus, "stats-logreg",
+                  calibration={"duration_covariate": True, "short_crops_s": [1.6]})  # fmt: skip
+    assert fitted_on(cropped) > fitted_on(plain) == 12

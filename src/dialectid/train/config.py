@@ -61,6 +61,9 @@ class TrainingConfig(StrictModel):
 class CalibrationConfig(StrictModel):
     method: Literal["logistic", "temperature", "none"] = "logistic"
     duration_covariate: bool = Field(False, description="let the calibration depend on log speech duration")
+    short_crops_s: list[float] = Field(default_factory=list, description="also calibrate on crops of this many "
+                                       "seconds from the middle of each calibration recording, so that the duration "
+                                       "term learns how much less short speech says")  # fmt: skip
 
 
 class OutputConfig(StrictModel):

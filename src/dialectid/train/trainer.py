@@ -95,7 +95,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
                       taxonomy, config.decision, fingerprint)  # fmt: skip
     held_out_part = "calibration" if "calibration" in manifests else "dev" if "dev" in manifests else "train"
     measured = measure(Scorer(bundle), manifests[held_out_part], lambda: progress(stage="calibrating"))
-    fit_calibrator(bundle.calibrator, measured, labels, held_out_part != "train", log)
+    crops = measure_crops(Scorer(bundle), manifests[held_out_part], config.calibration.short_crops_s)
+    fit_calibrator(bundle.calibrator, measured + crops, labels, held_out_part != "train", log)
     bundle = assemble(config.name, model, bundle.calibrator, taxonomy, config.decision, fingerprint,
                       open_set_threshold(model, measured, log))  # fmt: skip
     held_out = "test" if "test" in manifests else "dev" if "dev" in manifests else None
@@ -169,6 +170,34 @@ def measure(scorer: Scorer, manifest: Manifest, advance) -> list[tuple[int, Meas
         if measured.refusal is None:
             kept.append((index[utt.label], measured))
         advance()
+    return kept
+
+
+def measure_crops(scorer: Scorer, manifest: Manifest, seconds: list[float]) -> list[tuple[int, Measurement]]:
+    """(target, measurement) of crops of `seconds` from the middle of each recording, analysed as
+    recordings of their own (those the decision rules let through)."""
+    import tempfile
+
+    import soundfile as sf
+
+    from dialectid.audio import load_recording
+
+    index = {label: i for i, label in enumerate(scorer.bundle.labels)}
+    kept = []
+    with tempfile.TemporaryDirectory(prefix="dialectid-crops-") as folder:
+        for utt in manifest if seconds else []:
+            recording = load_recording(manifest.path_of(utt), scorer.ingest)
+            signal, rate = recording.samples(), recording.sample_rate
+            for length in seconds:
+                size = int(length * rate)
+                if size >= len(signal):
+                    continue
+                start = (len(signal) - size) // 2
+                crop = Path(folder) / "crop.wav"
+                sf.write(crop, signal[start : start + size], rate, subtype="FLOAT")
+                measured = scorer.measure(crop)
+                if measured.refusal is None:
+                    kept.append((index[utt.label], measured))
     return kept
 
 
