@@ -29,9 +29,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from dialectid.audio import AudioError, load_recording  # noqa: E402
 from dialectid.audio.config import IngestConfig  # noqa: E402
 from dialectid.data import read_manifest, write_manifest  # noqa: E402
-from dialectid.evaluation.evaluate import ANSWERED, finish, score_manifest  # noqa: E402
+from dialectid.evaluation.evaluate import finish, score_manifest  # noqa: E402
 from dialectid.models.bundle import load_model  # noqa: E402
 from dialectid.scoring import Scorer  # noqa: E402
+from dialectid.scoring.analysis import ANSWERED  # noqa: E402
 
 DIAS_LANGUAGES = ("fa", "ar", "ur", "tr", "az", "hy")
 

@@ -24,9 +24,9 @@ from dialectid.audio import AudioError
 from dialectid.data import Manifest, read_manifest
 from dialectid.evaluation import metrics as m
 from dialectid.models.bundle import Bundle
+from dialectid.scoring.analysis import ANSWERED
 from dialectid.scoring.scorer import Scorer
 
-ANSWERED = ("ok", "low_confidence")  # statuses that give a label
 SPEECH_BINS = [(0.0, 1.0, "<1s"), (1.0, 2.0, "1-2s"), (2.0, 3.0, "2-3s"), (3.0, 10.0, "3-10s"),
                (10.0, 30.0, "10-30s"), (30.0, math.inf, ">30s")]  # fmt: skip
 GROUPS = ("gender", "channel", "source", "speaker")

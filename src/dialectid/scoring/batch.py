@@ -17,6 +17,7 @@ from dialectid.audio import AudioError
 from dialectid.audio.formats import SUFFIXES
 from dialectid.audio.source import sha256_file
 from dialectid.errors import DialectidError
+from dialectid.scoring.analysis import ANSWERED
 from dialectid.scoring.config import ScoringConfig
 from dialectid.scoring.results import ResultsFile
 
@@ -128,7 +129,7 @@ class Summary:
         self.files += 1
         self.seconds += row.get("audio", {}).get("duration_s", 0.0)
         self.statuses[row["status"]] = self.statuses.get(row["status"], 0) + 1
-        if row.get("top_label") and row["status"] in ("ok", "low_confidence"):
+        if row.get("top_label") and row["status"] in ANSWERED:
             self.top_labels[row["top_label"]] = self.top_labels.get(row["top_label"], 0) + 1
 
 
