@@ -15,14 +15,14 @@ from dialectid.audio.errors import (
 )
 from dialectid.audio.inspection import Inspection, inspect_file
 from dialectid.audio.quality import Check, Quality, assess_quality
-from dialectid.audio.recording import FileInfo, Recording, SourceFacts, load_recording, probe_file
+from dialectid.audio.recording import FileInfo, Issue, Recording, SourceFacts, load_recording, probe_file
 from dialectid.audio.vad import Segment, Speech, detect_speech
 
 __all__ = [
     "Check", "Inspection", "Quality", "Segment", "Speech", "assess_quality", "detect_speech",
     "inspect_file", "FileInfo", "probe_file", "AudioConfig", "AudioError", "CorruptAudioError",
     "EmptyFileError", "FileAccessError",
-    "IngestConfig", "InvalidHeaderError", "InvalidSamplesError", "QualityConfig", "Recording",
+    "IngestConfig", "InvalidHeaderError", "InvalidSamplesError", "Issue", "QualityConfig", "Recording",
     "SilentAudioError", "SourceFacts", "TooLongError", "UnknownFormatError",
     "UnsupportedCodecError", "VadConfig", "load_recording",
 ]  # fmt: skip

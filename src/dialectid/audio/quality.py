@@ -85,7 +85,10 @@ class Check:
 @dataclass(frozen=True)
 class Quality:
     """Every check, the overall status and the flags (names of checks that are not ok, plus
-    `telephone_band` where the audio is band-limited like a telephone line)."""
+    `telephone_band` where the audio is band-limited like a telephone line).
+
+    Besides the measures, a file `truncated` (its header declares more than it holds) or with
+    `decode_errors` (damaged data skipped while decoding) gives a `warn` check of that name."""
 
     checks: tuple[Check, ...]
     status: Status
@@ -128,6 +131,7 @@ def assess_quality(recording: Recording, speech: Speech, config: QualityConfig |
         "level_dbfs": level,
     }
     checks = tuple(judge(name, value, config) for name, value in values.items())
+    checks += tuple(Check(i.flag, i.value, i.unit, "warn", i.message) for i in recording.issues)
     status = max((c.status for c in checks), key=_ORDER.__getitem__)
     flags = [c.name for c in checks if c.status != "ok"]
     if recording.stats.bandwidth_hz <= config.telephone_band_hz:

@@ -25,17 +25,23 @@ import numpy as np
 import soxr
 
 from dialectid.audio.config import IngestConfig
-from dialectid.audio.decode import Decoder, open_decoder
+from dialectid.audio.decode import Decoder, StreamInfo, open_decoder
 from dialectid.audio.errors import (
     CorruptAudioError,
     InvalidSamplesError,
     SilentAudioError,
     TooLongError,
     UnknownFormatError,
+    UnsupportedCodecError,
 )
 from dialectid.audio.sniff import sniff
 from dialectid.audio.source import Source, open_source, peek_source
 from dialectid.audio.stats import SignalStats, StatsAccumulator
+
+# Beyond 120 dB above full scale float samples are not audio (a damaged or mis-scaled file), and
+# the float32 stages after loading (resampler, spectra, speech detector) would overflow on them.
+MAX_PEAK = 1e6
+TRUNCATION_TOLERANCE_S = 0.1  # codec priming and padding, not truncation
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,20 @@ class SourceFacts:
     duration_s: float
 
 
+@dataclass(frozen=True)
+class Issue:
+    """Something wrong with the file that still leaves it usable; quality assessment reports it
+    as a `warn` check named `flag`."""
+
+    flag: str  # "truncated" or "decode_errors"
+    value: float | None  # seconds missing, where the header says how long the file should be
+    unit: str
+    message: str
+
+
 class Recording:
-    """A validated recording: its source facts, signal statistics and a block-wise signal."""
+    """A validated recording: its source facts, signal statistics, a block-wise signal and the
+    issues found while loading it."""
 
     def __init__(
         self,
@@ -62,12 +80,14 @@ class Recording:
         facts: SourceFacts,
         stats: SignalStats,
         config: IngestConfig,
+        issues: tuple[Issue, ...] = (),
     ) -> None:
         self._source = source
         self._decoder = decoder
         self.facts = facts
         self.stats = stats
         self.config = config
+        self.issues = issues
 
     @property
     def sample_rate(self) -> int:
@@ -89,14 +109,16 @@ class Recording:
         block_frames = max(1, round(self.config.block_s * rate_in))
         resampler = None if rate_in == rate_out else soxr.ResampleStream(rate_in, rate_out, 1, "float32", "HQ")
         channel = self.channel
+        path = self.facts.path
         for block in self._decoder.blocks(block_frames):
-            mono = block.mean(axis=1, dtype=np.float32) if channel is None else block[:, channel]
-            mono = np.ascontiguousarray(mono, dtype=np.float32)
-            out = mono if resampler is None else resampler.resample_chunk(mono)
+            # the mean in float64: summing channels near float32's limit overflows in float32
+            mono = block.mean(axis=1, dtype=np.float64) if channel is None else block[:, channel]
+            mono = _finite(path, np.ascontiguousarray(mono, dtype=np.float32), "mixing the channels")
+            out = mono if resampler is None else _finite(path, resampler.resample_chunk(mono), "resampling")
             if len(out):
                 yield out
         if resampler is not None:
-            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            tail = _finite(path, resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True), "resampling")
             if len(tail):
                 yield tail
 
@@ -156,7 +178,8 @@ def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = N
     info = decoder.info
     if info.frames is not None and info.frames / info.sample_rate > config.max_duration_s:
         raise _too_long(path, info.frames / info.sample_rate, config)
-    stats = _measure(path, decoder, config)
+    decoder, stats, damage = _measure_with_fallback(path, decoder, config)
+    issue = _ingest_issue(info, stats.frames, damage)
     facts = SourceFacts(
         path=str(Path(path)),
         sha256=source.sha256,
@@ -167,14 +190,35 @@ def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = N
         channels=info.channels,
         duration_s=stats.frames / info.sample_rate,
     )
-    return Recording(source, decoder, facts, stats, config)
+    return Recording(source, decoder, facts, stats, config, () if issue is None else (issue,))
 
 
-def _measure(path: str | os.PathLike[str], decoder: Decoder, config: IngestConfig) -> SignalStats:
+def _measure_with_fallback(
+    path: str | os.PathLike[str], decoder: Decoder, config: IngestConfig
+) -> tuple[Decoder, SignalStats, list[float] | None]:
+    """Measure with `decoder`; where it fails on damaged data and has a fallback, measure with
+    that instead. Returns the decoder to use, the statistics and, after a fallback, the times
+    of the damaged stretches it skipped."""
+    try:
+        return decoder, _measure(path, decoder, config), None
+    except (CorruptAudioError, UnsupportedCodecError) as failure:
+        if decoder.fallback is None:
+            raise
+        try:
+            decoder = decoder.fallback()
+            damage: list[float] = []
+            return decoder, _measure(path, decoder, config, damage), damage
+        except (CorruptAudioError, UnsupportedCodecError):
+            raise failure from None
+
+
+def _measure(
+    path: str | os.PathLike[str], decoder: Decoder, config: IngestConfig, damage: list[float] | None = None
+) -> SignalStats:
     rate = decoder.info.sample_rate
     accumulator = StatsAccumulator(rate, decoder.info.channels)
     max_frames = config.max_duration_s * rate
-    for block in decoder.blocks(max(1, round(config.block_s * rate))):
+    for block in decoder.blocks(max(1, round(config.block_s * rate)), damage):
         if not np.isfinite(block).all():
             raise InvalidSamplesError(
                 path,
@@ -182,11 +226,20 @@ def _measure(path: str | os.PathLike[str], decoder: Decoder, config: IngestConfi
                 "the file is damaged; export it again",
             )
         accumulator.update(block)
+        if accumulator.peak > MAX_PEAK:
+            raise InvalidSamplesError(
+                path,
+                f"the samples reach {accumulator.peak:.3g} times full scale",
+                "the file is damaged or its float samples are not scaled to -1..1; export it again",
+            )
         if accumulator.frames > max_frames:
             raise _too_long(path, accumulator.frames / rate, config, at_least=True)
     stats = accumulator.result()
     if stats.frames == 0:
         raise CorruptAudioError(path, "the file holds no audio samples", "the file is damaged; copy it again")
+    measured = (stats.peak, stats.clipping_ratio, stats.dc_offset, stats.bandwidth_hz, *stats.channel_rms)
+    if not np.isfinite(measured).all():
+        raise InvalidSamplesError(path, "the signal statistics overflow", "the file is damaged; export it again")
     if stats.peak < 10 ** (config.silence_dbfs / 20):
         raise SilentAudioError(
             path,
@@ -194,6 +247,39 @@ def _measure(path: str | os.PathLike[str], decoder: Decoder, config: IngestConfi
             "check the microphone or telephone line and record again",
         )
     return stats
+
+
+def _finite(path: str, signal: np.ndarray, stage: str) -> np.ndarray:
+    """`signal`, after checking that `stage` left no NaN or infinite value in it."""
+    if not np.isfinite(signal).all():
+        raise InvalidSamplesError(
+            path, f"the signal has NaN or infinite values after {stage}", "the file is damaged; export it again"
+        )
+    return signal
+
+
+def _ingest_issue(info: StreamInfo, frames: int, damage: list[float] | None) -> Issue | None:
+    """`decode_errors` where a fallback decoder had to take over (`damage` lists the times of
+    the stretches it skipped), else `truncated` where the header declares more than was decoded.
+
+    After a fallback a shortfall may be damage or a cut end (libsndfile gives up on both), so it
+    is reported as part of the damage rather than guessed to be truncation."""
+    rate = info.sample_rate
+    missing = None
+    if info.declared_frames is not None and info.declared_frames - frames >= TRUNCATION_TOLERANCE_S * rate:
+        missing = (info.declared_frames / rate, frames / rate)
+    if damage is None:
+        if missing is None:
+            return None
+        message = f"the header declares {missing[0]:.1f} s but the file holds {missing[1]:.1f} s: it is truncated"
+        return Issue("truncated", round(missing[0] - missing[1], 3), "s", message)
+    message = "the file is damaged"
+    if damage:
+        message += " at " + ", ".join(f"{t:.1f}" for t in damage[:5]) + (", ..." if len(damage) > 5 else "") + " s"
+    if missing is None:
+        return Issue("decode_errors", None, "s", message + "; what could not be decoded was skipped")
+    message += f": the header declares {missing[0]:.1f} s, only {missing[1]:.1f} s could be decoded"
+    return Issue("decode_errors", round(missing[0] - missing[1], 3), "s", message)
 
 
 def _too_long(path, seconds: float, config: IngestConfig, at_least: bool = False) -> TooLongError:

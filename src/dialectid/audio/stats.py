@@ -44,7 +44,7 @@ class StatsAccumulator:
         self.squares = np.zeros(channels)
         self.spectrum = np.zeros(_FFT_SIZE // 2 + 1)
         self.spectrum_frames = 0
-        self.remainder = np.zeros(0, dtype=np.float32)
+        self.remainder = np.zeros(0)
 
     def update(self, block: np.ndarray) -> None:
         magnitude = np.abs(block)
@@ -53,14 +53,14 @@ class StatsAccumulator:
         self.clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
         self.sums += block.sum(axis=0, dtype=np.float64)
         self.squares += np.einsum("ij,ij->j", block, block, dtype=np.float64)
-        self._update_spectrum(block.mean(axis=1))
+        self._update_spectrum(block.mean(axis=1, dtype=np.float64))  # float32 sums can overflow
 
     def _update_spectrum(self, mono: np.ndarray) -> None:
         mono = np.concatenate([self.remainder, mono])
         whole = len(mono) // _FFT_SIZE * _FFT_SIZE
         self.remainder = mono[whole:]
         if whole:
-            frames = mono[:whole].reshape(-1, _FFT_SIZE) * np.hanning(_FFT_SIZE).astype(np.float32)
+            frames = mono[:whole].reshape(-1, _FFT_SIZE) * np.hanning(_FFT_SIZE)
             self.spectrum += (np.abs(np.fft.rfft(frames, axis=1)) ** 2).sum(axis=0)
             self.spectrum_frames += len(frames)
 
@@ -83,11 +83,16 @@ def effective_bandwidth(power: np.ndarray, sample_rate: int) -> float:
     Telephone audio (300-3400 Hz, often stored at 8 kHz or upsampled) ends near 3.4-4 kHz;
     wideband speech carries energy up to 7-8 kHz and beyond.
     """
-    if not power.any():
+    # Overflowed bins count as the loudest, NaN (and impossible negative) bins as empty; scaling
+    # by the peak before smoothing keeps every level finite, so the peak bin is always in band.
+    power = np.nan_to_num(np.asarray(power, dtype=np.float64), nan=0.0, posinf=np.finfo(np.float64).max)
+    power = np.maximum(power, 0.0)
+    peak = power.max(initial=0.0)
+    if not peak > 0:
         return 0.0
     bin_hz = sample_rate / _FFT_SIZE
     width = max(1, round(_SMOOTH_HZ / bin_hz))
-    smoothed = np.convolve(power, np.ones(width) / width, mode="same")
+    smoothed = np.convolve(power / peak, np.ones(width) / width, mode="same")
     level = 10 * np.log10(smoothed + 1e-30)
     above = np.nonzero(level >= level.max() - _BANDWIDTH_FLOOR_DB)[0]
     return float(min(above[-1] * bin_hz, sample_rate / 2))
