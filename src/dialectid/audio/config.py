@@ -21,10 +21,12 @@ class IngestConfig(StrictModel):
         "mean",
         description="mean of all channels, or only the loudest (the applicant, not the interviewer)",
     )
-    max_duration_s: float = Field(4 * 3600.0, gt=0, description="longer recordings are refused")
+    max_duration_s: float = Field(4 * 3600.0, gt=0, le=24 * 3600, description="longer recordings are refused")
     block_s: float = Field(20.0, gt=0, le=600, description="seconds decoded and processed at a time")
-    max_in_memory_mb: float = Field(64.0, ge=0, description="files up to this size are read into memory once")
-    silence_dbfs: float = Field(-70.0, description="a recording whose peak stays below this is refused as silent")
+    max_in_memory_mb: float = Field(64.0, ge=0, le=1024, description="files up to this size are read into memory once")
+    silence_dbfs: float = Field(
+        -70.0, ge=-200, le=0, description="a recording whose peak stays below this is refused as silent"
+    )
 
 
 class VadConfig(StrictModel):
@@ -32,19 +34,22 @@ class VadConfig(StrictModel):
 
     method: Literal["silero", "energy"] = "silero"
     threshold: float = Field(0.5, gt=0, lt=1, description="speech probability that starts a segment")
-    min_speech_s: float = Field(0.25, ge=0, description="shorter segments are dropped")
-    min_silence_s: float = Field(0.1, ge=0, description="shorter pauses do not split a segment")
-    pad_s: float = Field(0.03, ge=0, description="padding added on both sides of each segment")
+    min_speech_s: float = Field(0.25, ge=0, le=60, description="shorter segments are dropped")
+    min_silence_s: float = Field(0.1, ge=0, le=60, description="shorter pauses do not split a segment")
+    pad_s: float = Field(0.03, ge=0, le=10, description="padding added on both sides of each segment")
     part_s: float = Field(
         10.0,
         ge=1,
+        le=60,  # a batch holds eight parts: 60 s is about 30 MB of samples at 16 kHz
         description="silero: seconds per independently processed part (parts run as one batch)",
     )
     refine_edges: bool = Field(
         True,
         description="silero: tighten segment edges to where frame energy rises above the noise floor",
     )
-    energy_margin_db: float = Field(12.0, gt=0, description="energy: dB above the noise floor that count as speech")
+    energy_margin_db: float = Field(
+        12.0, gt=0, le=100, description="energy: dB above the noise floor that count as speech"
+    )
 
 
 class Threshold(StrictModel):
@@ -67,6 +72,7 @@ class QualityConfig(StrictModel):
     telephone_band_hz: float = Field(
         4200.0,
         gt=0,
+        le=48000,
         description="at or below this bandwidth the audio is flagged as telephone-band",
     )
 

@@ -7,11 +7,19 @@ model card's figures were measured with the bundle's rules.
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 
 from dialectid.audio import AudioConfig
 from dialectid.config import StrictModel
 from dialectid.models.contract import DecisionRules
+
+# The fields of a registration template and the width of what each becomes.
+REGISTRATION_FIELDS = {"date": 8, "time": 6, "random": 8, "sha8": 8}
+REGISTRATION_FIELD = re.compile(r"\{(" + "|".join(REGISTRATION_FIELDS) + r")\}")
+REGISTRATION_LENGTH = 60  # the case file's column; the number also names a report file
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class WindowConfig(StrictModel):
@@ -38,6 +46,20 @@ class ScoringConfig(StrictModel):
     windows: WindowConfig = WindowConfig()
     decision: DecisionConfig = DecisionConfig()
     registration: str = Field("DID-{date}-{random}", description="fields: {date} {time} {random} {sha8}")
+
+    @field_validator("registration")
+    @classmethod
+    def _registration(cls, template: str) -> str:
+        """The number becomes a file name (`--reports DIR/<number>.json`): letters, digits, `._-`
+        and the fields only, no `..`, starting with a letter, digit or field."""
+        widest = REGISTRATION_FIELD.sub(lambda m: "0" * REGISTRATION_FIELDS[m[1]], template)
+        if not _SAFE.fullmatch(widest) or ".." in widest:
+            raise ValueError(f"template {template!r} may hold only letters, digits, '.', '_', '-' and the fields "
+                             f"{' '.join('{' + f + '}' for f in REGISTRATION_FIELDS)}, must not start with '.' or "
+                             "'-' and must not contain '..'")  # fmt: skip
+        if len(widest) > REGISTRATION_LENGTH:
+            raise ValueError(f"template {template!r} makes numbers longer than {REGISTRATION_LENGTH} characters")
+        return template
 
     def overrides(self) -> dict[str, float]:
         """The decision rules this config sets, which replace the bundle's."""

@@ -36,7 +36,7 @@ from dialectid.scoring.analysis import (
     Uncertainty,
     Window,
 )
-from dialectid.scoring.config import ScoringConfig
+from dialectid.scoring.config import REGISTRATION_FIELD, ScoringConfig
 from dialectid.scoring.windows import SpeechWindow, speech_windows
 
 _EMPTY = np.zeros(0, dtype=np.float32)
@@ -229,10 +229,18 @@ class Scorer:
 
 
 def registration_number(template: str, sha256: str) -> str:
-    """Fill the template: {date} YYYYMMDD, {time} HHMMSS (UTC), {random} 8 hex digits, {sha8}."""
+    """Fill the template: {date} YYYYMMDD, {time} HHMMSS (UTC), {random} 8 hex digits, {sha8}.
+
+    Only those exact fields are replaced, never through `str.format`, so no format spec or
+    attribute access in a template is ever evaluated (`ScoringConfig` refuses such templates).
+
+    >>> registration_number("DID-{sha8}", "0a1b2c3d" * 8)
+    'DID-0a1b2c3d'
+    """
     now = datetime.now(UTC)
-    return template.format(date=now.strftime("%Y%m%d"), time=now.strftime("%H%M%S"),
-                           random=secrets.token_hex(4).upper(), sha8=sha256[:8])  # fmt: skip
+    values = {"date": now.strftime("%Y%m%d"), "time": now.strftime("%H%M%S"),
+              "random": secrets.token_hex(4).upper(), "sha8": sha256[:8]}  # fmt: skip
+    return REGISTRATION_FIELD.sub(lambda m: values[m[1]], template)
 
 
 def _rule(value: float | None) -> str:

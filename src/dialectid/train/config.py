@@ -6,13 +6,16 @@ Unknown keys are errors; `--set training.epochs=3` overrides; nothing in a confi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from dialectid.config import StrictModel
 from dialectid.features import FeatureConfig
 from dialectid.models.contract import DecisionRules
+
+Seconds = Annotated[float, Field(gt=0, le=600)]
+Decibels = Annotated[float, Field(ge=-100, le=100)]
 
 
 class DataConfig(StrictModel):
@@ -37,21 +40,21 @@ class AugmentationConfig(StrictModel):
     """Training-time only. Each augmented copy draws every enabled effect at random."""
 
     copies: int = Field(0, ge=0, le=10, description="augmented copies per training clip (0: off)")
-    noise_snr_db: tuple[float, float] | None = (5.0, 30.0)
-    speeds: list[float] = [0.9, 1.0, 1.1]
+    noise_snr_db: tuple[Decibels, Decibels] | None = (5.0, 30.0)
+    speeds: list[Annotated[float, Field(ge=0.5, le=2)]] = [0.9, 1.0, 1.1]
     telephone_probability: float = Field(0.5, ge=0, le=1)
     codecs: list[Literal["mulaw", "alaw", "gsm", "amr"]] = ["mulaw", "alaw", "gsm", "amr"]
-    gain_db: tuple[float, float] | None = (-6.0, 6.0)
+    gain_db: tuple[Decibels, Decibels] | None = (-6.0, 6.0)
     seed: int = 0
 
 
 class TrainingConfig(StrictModel):
     epochs: int = Field(10, ge=1)
-    batch_seconds: float = Field(120.0, gt=0, description="a batch holds about this much audio")
-    crop_s: tuple[float, float] = Field((2.0, 4.0), description="random training crops, seconds")
+    batch_seconds: float = Field(120.0, gt=0, le=3600, description="a batch holds about this much audio")
+    crop_s: tuple[Seconds, Seconds] = Field((2.0, 4.0), description="random training crops, seconds")
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
+    lr: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float = Field(1e-4, ge=0, le=1)
     lr_schedule: Literal["constant", "cosine", "step"] = "cosine"
     seed: int = 0
     patience: int = Field(3, ge=1, description="stop after this many epochs without better dev accuracy")
@@ -61,7 +64,7 @@ class TrainingConfig(StrictModel):
 class CalibrationConfig(StrictModel):
     method: Literal["logistic", "temperature", "none"] = "logistic"
     duration_covariate: bool = Field(False, description="let the calibration depend on log speech duration")
-    short_crops_s: list[float] = Field(default_factory=list, description="also calibrate on crops of this many "
+    short_crops_s: list[Seconds] = Field(default_factory=list, description="also calibrate on crops of this many "
                                        "seconds from the middle of each calibration recording, so that the duration "
                                        "term learns how much less short speech says")  # fmt: skip
 
