@@ -28,6 +28,14 @@ class Taxonomy:
     parents: Mapping[str, str | None]
     leaves: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        """Only a tree whose leaves are its childless nodes: on a cycle `ancestors` would never end."""
+        for node, parent in self.parents.items():
+            if parent is not None and parent not in self.parents:
+                raise ConfigError(f"taxonomy: {parent!r}, the parent of {node!r}, is not a node")
+        _refuse_cycles(self.parents)
+        _refuse_odd_leaves(self.parents, self.leaves)
+
     @classmethod
     def from_tree(cls, tree: Mapping[str, Any] | Sequence[str], out_of_set: bool = False) -> Taxonomy:
         """Build from nested mappings; a list holds leaves, an empty mapping or list makes its key a leaf."""
@@ -54,8 +62,6 @@ class Taxonomy:
                 raise ConfigError(f"taxonomy: {OUT_OF_SET!r} is reserved for the out-of-set class")
             parents[OUT_OF_SET] = None
             leaves.append(OUT_OF_SET)
-        if len(leaves) < 2:
-            raise ConfigError("taxonomy: at least two labels are needed")
         return cls(dict(parents), tuple(leaves))
 
     def ancestors(self, node: str) -> list[str]:
@@ -85,3 +91,36 @@ class Taxonomy:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Taxonomy:
         return cls(dict(data["parents"]), tuple(data["leaves"]))
+
+
+def _refuse_cycles(parents: Mapping[str, str | None]) -> None:
+    """Every chain of parents ends at a top-level node; each node is walked once."""
+    settled: set[str] = set()
+    for start in parents:
+        chain: dict[str, int] = {}
+        node = start
+        while node is not None and node not in settled:
+            if node in chain:
+                loop = [*list(chain)[chain[node] :], node]
+                shown = loop if len(loop) < 8 else [*loop[:3], f"... ({len(loop) - 4} more)", *loop[-1:]]
+                raise ConfigError(f"taxonomy: {' -> '.join(shown)} is a cycle; every node needs a top-level ancestor")
+            chain[node] = len(chain)
+            node = parents[node]
+        settled.update(chain)
+
+
+def _refuse_odd_leaves(parents: Mapping[str, str | None], leaves: Sequence[str]) -> None:
+    """The leaves are exactly the nodes without children, each once, at least two."""
+    inner, listed = set(parents.values()), set()
+    for leaf in leaves:
+        if leaf not in parents:
+            raise ConfigError(f"taxonomy: leaf {leaf!r} is not a node")
+        if leaf in inner:
+            raise ConfigError(f"taxonomy: leaf {leaf!r} has children")
+        if leaf in listed:
+            raise ConfigError(f"taxonomy: leaf {leaf!r} is listed twice")
+        listed.add(leaf)
+    if bare := [node for node in parents if node not in inner and node not in listed]:
+        raise ConfigError(f"taxonomy: {bare[0]!r} has no children but is not a leaf")
+    if len(leaves) < 2:
+        raise ConfigError("taxonomy: at least two labels are needed")

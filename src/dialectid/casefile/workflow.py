@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from dialectid.casefile.schema import AnalysisRow, Recording
 from dialectid.casefile.store import CaseStore
-from dialectid.models.bundle import Bundle
+from dialectid.models.bundle import Bundle, require_signed_for_cases
 from dialectid.report import ModelFacts, ReportContext, render, sign_pdf, signing_key
 from dialectid.scoring import Analysis, Scorer, ScoringConfig
 
@@ -33,6 +33,7 @@ def analyse_case(store: CaseStore, reference: str, bundle: Bundle, actor: str,
                  config: ScoringConfig | None = None, progress: Progress | None = None) -> AnalyseOutcome:  # fmt: skip
     from dialectid.audio import AudioError
 
+    require_signed_for_cases(bundle, store.keys_dir)  # where DIALECTID_REQUIRE_SIGNED_MODELS is set
     progress = progress or (lambda done, total, stage: None)
     outcome = AnalyseOutcome()
     _attach_missing_reports(store, reference, bundle, actor, outcome)

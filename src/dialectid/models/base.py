@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.features import FeatureConfig
+
+Shape = tuple[int | str, ...]  # an array's sizes; a str names a size several arrays share (an embedding's)
 
 
 @dataclass
@@ -79,6 +82,21 @@ class LidModel:
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
+
+    def state_shapes(self) -> dict[str, Shape] | None:
+        """The shape of every array `state` returns, from the labels, features and args alone: a
+        bundle's arrays are checked against it before `load_state` sees them. None: not declared,
+        `load_state` is the only check."""
+        return None
+
+    def pack(self, folder: Path) -> dict[str, Any]:
+        """Copy into the bundle being written at `folder` what the model needs besides its arrays;
+        returns the args as the bundle records them."""
+        return self.args.model_dump(mode="json")
+
+    def unpack(self, folder: Path) -> None:
+        """The model was read from the bundle `folder`: refuse (ValueError) args no bundle may hold,
+        and read paths in them relative to `folder`."""
 
     def encoder(self) -> dict[str, str] | None:
         """The external encoder the model needs (name, sha256), or None."""

@@ -3,12 +3,17 @@
     model.safetensors   every learned array (model and calibration), no pickle
     bundle.json         format version, toolkit version, input contract, decision rules, features,
                         model name and args, labels, taxonomy, calibration, open-set threshold,
-                        encoder, training-data fingerprint
+                        encoder, training-data fingerprint (schema: contract.BundleDescription)
     metrics.json        the evaluation on the test set
     MODEL_CARD.md       intended use, data, results, limitations
+    encoder/            only a Whisper model on an encoder other than Whisper base: that encoder
     checksums.sha256    sha256 of each file above; verified before anything is read
+    checksums.sha256.sig  optional: a detached Ed25519 signature over checksums.sha256
 
-Loading never unpickles and never runs code from the bundle.
+Loading never unpickles and never runs code from the bundle. Checksums give integrity, not
+authenticity: whoever can change a file can recompute its checksum. So everything read after them
+is checked again (the schema, the taxonomy, every array's shape against the labels and args), and
+only a signature (`sign_bundle`, `verify_signature`) says who made a bundle.
 """
 
 from __future__ import annotations
@@ -22,23 +27,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from pydantic import BaseModel, ValidationError
+from safetensors import SafetensorError
+from safetensors.numpy import load, save_file
 
 from dialectid.errors import DialectidError
 from dialectid.features import FeatureConfig
 from dialectid.models import model_class
-from dialectid.models.base import LidModel
+from dialectid.models.base import LidModel, Shape
 from dialectid.models.calibration import Calibrator
-from dialectid.models.contract import DecisionRules, InputContract
+from dialectid.models.contract import BundleDescription, BundleMetrics, DecisionRules, InputContract
+from dialectid.paths import atomic_write, file_sha256, inside
 from dialectid.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 FORMAT_VERSION = 2  # 2: the input contract and decision rules are the bundle's
 WEIGHTS, DESCRIPTION, METRICS, CARD, CHECKSUMS = (
     "model.safetensors", "bundle.json", "metrics.json", "MODEL_CARD.md", "checksums.sha256")  # fmt: skip
 CONTENT = (WEIGHTS, DESCRIPTION, METRICS, CARD)
+SIGNATURE = CHECKSUMS + ".sig"
+MAX_JSON_BYTES = 16 << 20  # bundle.json, metrics.json: the shipped ones hold 21 kB and 10 kB
+REQUIRE_SIGNED = "DIALECTID_REQUIRE_SIGNED_MODELS"  # 1, or a PEM public key file: see `require_signed_for_cases`
 
 
 class BundleError(DialectidError):
@@ -127,14 +141,16 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str,
     arrays |= {f"calibration.{k}": np.ascontiguousarray(v) for k, v in calibrator.state().items()}
     save_file(arrays, staging / WEIGHTS)
     description = {**bundle.description, "encoder": model.encoder(), "calibration": calibrator.to_json(),
-                   "model": {"name": model.name, "args": model.args.model_dump(mode="json"), "input": model.input}}  # fmt: skip
+                   "model": {"name": model.name, "args": model.pack(staging), "input": model.input}}  # fmt: skip
     (staging / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
     (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     (staging / CARD).write_text(card)
-    (staging / CHECKSUMS).write_text("".join(f"{_sha256(staging / f)}  {f}\n" for f in CONTENT))
-    staging.chmod(0o755)  # mkdtemp made it private; a bundle is meant to be read by others
-    for item in staging.iterdir():
-        item.chmod(0o644)
+    carried = sorted(
+        f.relative_to(staging).as_posix() for f in staging.rglob("*") if f.is_file() and f.parent != staging
+    )
+    (staging / CHECKSUMS).write_text("".join(f"{file_sha256(staging / f)}  {f}\n" for f in [*CONTENT, *carried]))
+    for item in [staging, *staging.rglob("*")]:  # mkdtemp made it private; a bundle is meant to be read by others
+        item.chmod(0o755 if item.is_dir() else 0o644)
     if path.exists():
         shutil.rmtree(path)
     os.replace(staging, path)
@@ -142,57 +158,227 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str,
 
 
 def load_model(path: str | os.PathLike[str]) -> Bundle:
-    """Verify and load a bundle; a missing, incomplete or altered bundle is a `BundleError`."""
+    """Verify and load a bundle; a missing, incomplete, altered or malformed one is a `BundleError`
+    that names the bundle, what is wrong and what to do."""
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"{path}: no such model bundle (a folder with {CHECKSUMS}); check the path")
-    expected = _read_checksums(path)
+    content, sha256 = _verified_content(path)
+    description = _parse_json(path, DESCRIPTION, content[DESCRIPTION])
+    if isinstance(description, dict) and description.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format {description.get('format_version')!r} is not {FORMAT_VERSION}; "
+                          "retrain it with this toolkit (dialectid train CONFIG)")  # fmt: skip
+    _validate(path, DESCRIPTION, BundleDescription, description)
+    metrics = _parse_json(path, METRICS, content[METRICS])
+    _validate(path, METRICS, BundleMetrics, metrics)
+    model, calibrator = _restore(path, description, _parse_arrays(path, content[WEIGHTS]))
+    taxonomy = Taxonomy.from_json(description["taxonomy"])
+    return Bundle(path, model, calibrator, taxonomy, description, metrics, sha256)
+
+
+def _verified_content(path: Path) -> tuple[dict[str, bytes], str]:
+    """The content files' bytes, and the sha256 of checksums.sha256 (the bundle's hash), after
+    checking every file it lists (inside the bundle, matching), the content files among them, and
+    every file in a subfolder (an encoder, which CTranslate2 reads whole). What is parsed is then
+    what was hashed, even if a file changes meanwhile."""
+    listing = _read_listing(path)
+    expected = _parse_listing(path, listing)
     for name in CONTENT:
         if name not in expected:
             raise BundleError(f"{path}: {CHECKSUMS} does not list {name}; the bundle is incomplete")
-        if not (path / name).is_file():
+    content = {}
+    for name, digest in expected.items():
+        try:
+            file = inside(path, name)
+        except ValueError:
+            raise _damaged(path, f"{CHECKSUMS} names {name!r}, which is outside the bundle") from None
+        if not file.is_file():
             raise BundleError(f"{path}: {name} is missing; the bundle is incomplete, copy it again")
-        if _sha256(path / name) != expected[name]:
+        if name in CONTENT:
+            content[name] = _read_content(path, name)
+        actual = hashlib.sha256(content[name]).hexdigest() if name in CONTENT else file_sha256(file)
+        if actual != digest:
             raise BundleError(f"{path}: {name} does not match its checksum; the bundle was altered, do not use it")
-    try:
-        description = json.loads((path / DESCRIPTION).read_text())
-        metrics = json.loads((path / METRICS).read_text())
-        arrays = load_file(str(path / WEIGHTS))
-    except (ValueError, OSError) as err:
-        raise BundleError(f"{path}: cannot be read ({err})") from None
-    if description.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path}: bundle format {description.get('format_version')!r} is not {FORMAT_VERSION}; "
-                          "retrain it with this toolkit (dialectid train CONFIG)")  # fmt: skip
-    try:
-        InputContract.model_validate(description["input"])
-        DecisionRules.model_validate(description["decision"])
-    except (KeyError, ValueError) as err:
-        raise BundleError(f"{path}: bundle.json has no valid input contract or decision rules ({err})") from None
-    features = FeatureConfig.model_validate(description["features"]) if description["features"] else FeatureConfig()
-    model = model_class(description["model"]["name"])(description["labels"], features, description["model"]["args"])
-    model.load_state({k.removeprefix("model."): v for k, v in arrays.items() if k.startswith("model.")})
-    calibration = {k.removeprefix("calibration."): v for k, v in arrays.items() if k.startswith("calibration.")}
-    calibrator = Calibrator.from_state(description["calibration"], calibration)
-    taxonomy = Taxonomy.from_json(description["taxonomy"])
-    return Bundle(path, model, calibrator, taxonomy, description, metrics, _sha256(path / CHECKSUMS))
+    for file in path.rglob("*"):
+        if file.is_file() and file.parent != path and file.relative_to(path).as_posix() not in expected:
+            raise _damaged(path, f"{file.relative_to(path).as_posix()} is not listed in {CHECKSUMS}")
+    return content, hashlib.sha256(listing).hexdigest()
 
 
-def _read_checksums(path: Path) -> dict[str, str]:
+def _read_listing(path: Path) -> bytes:
     try:
-        lines = (path / CHECKSUMS).read_text().splitlines()
+        return (path / CHECKSUMS).read_bytes()
     except OSError:
         raise BundleError(f"{path}: {CHECKSUMS} is missing; not a model bundle, or an incomplete one") from None
+
+
+def _parse_listing(path: Path, listing: bytes) -> dict[str, str]:
     listed = {}
-    for line in lines:
+    for line in listing.decode("utf-8", errors="replace").splitlines():
         digest, _, name = line.partition("  ")
-        if len(digest) != 64 or not name:
+        if len(digest) != 64 or not name or "\ufffd" in line:  # U+FFFD: bytes that are not UTF-8
             raise BundleError(f"{path}: {CHECKSUMS} is malformed; the bundle was altered")
         listed[name] = digest
     return listed
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _read_content(path: Path, name: str) -> bytes:
+    size = (path / name).stat().st_size
+    if name in (DESCRIPTION, METRICS) and size > MAX_JSON_BYTES:
+        raise _damaged(path, f"{name} has {size} bytes, more than the {MAX_JSON_BYTES} a bundle may hold")
+    return (path / name).read_bytes()
+
+
+def _parse_json(path: Path, name: str, data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # RecursionError: nesting deeper than Python's stack
+        raise _damaged(path, f"{name} is not UTF-8 JSON ({err})") from None
+
+
+def _validate(path: Path, name: str, schema: type[BaseModel], data: Any) -> None:
+    try:
+        schema.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        problem = first["msg"].removeprefix("Value error, ")  # a validator's own message, as it wrote it
+        more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
+        raise _damaged(path, f"{name}: {where + ': ' if where else ''}{problem}{more}") from None
+
+
+def _parse_arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, TypeError) as err:
+        raise _damaged(path, f"{WEIGHTS} cannot be read ({err})") from None
+
+
+def _restore(path: Path, description: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LidModel, Calibrator]:
+    """The model and calibrator from a schema-valid description and the arrays that fit it."""
+    try:
+        model = _model(path, description)
+    except (DialectidError, ValueError) as err:
+        raise _damaged(path, f"{DESCRIPTION}: {_message(err)}") from None
+    labels = len(description["labels"])
+    declared = model.state_shapes()
+    if declared is None:  # the model checks its arrays in load_state
+        declared = {k.removeprefix("model."): None for k in arrays if k.startswith("model.")}
+    calibration: dict[str, Shape] = {"scale": (1,), "offset": (labels,), "duration_weight": (labels,)}
+    expected = {f"model.{k}": v for k, v in declared.items()} | {f"calibration.{k}": v for k, v in calibration.items()}
+    try:
+        _check_arrays(arrays, expected)
+        model.load_state(_section(arrays, "model."))
+    except (DialectidError, ValueError, KeyError, RuntimeError) as err:  # RuntimeError: torch's, where undeclared
+        raise _damaged(path, f"{WEIGHTS}: {_message(err)}") from None
+    return model, Calibrator.from_state(description["calibration"], _section(arrays, "calibration."))
+
+
+def _model(path: Path, description: dict[str, Any]) -> LidModel:
+    """The model bundle.json names, its args checked by its class and against the bundle."""
+    section = description["model"]
+    features = FeatureConfig.model_validate(description["features"]) if description["features"] else FeatureConfig()
+    model = model_class(section["name"])(description["labels"], features, section["args"])
+    if model.input != section["input"]:
+        raise ValueError(f"model {model.name!r} reads {model.input}, not {section['input']}")
+    model.unpack(path)
+    if (description["encoder"] or {}).get("sha256") != (model.encoder() or {}).get("sha256"):
+        raise ValueError("encoder.sha256 is not model.args.encoder_sha256")
+    return model
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, Shape | None]) -> None:
+    """Exactly the `expected` arrays (None: of any shape), each of its shape and finite numbers."""
+    if missing := [name for name in expected if name not in arrays]:
+        raise ValueError(f"{missing[0]} is missing")
+    if extra := sorted(set(arrays) - set(expected)):
+        raise ValueError(f"{extra[0]} is not part of the bundle's model or calibration")
+    sizes: dict[str, int] = {}
+    for name, shape in expected.items():
+        array = arrays[name]
+        if shape is not None and not _fits(array.shape, shape, sizes):
+            shown = ", ".join(f"{s}={sizes[s]}" if s in sizes else str(s) for s in shape)
+            raise ValueError(f"{name} has shape {array.shape}, not ({shown}{',' * (len(shape) == 1)})")
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{name} holds {array.dtype}, not real numbers")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} holds NaN or infinity")
+
+
+def _fits(actual: tuple[int, ...], shape: Shape, sizes: dict[str, int]) -> bool:
+    """Whether `actual` is `shape`; a named size takes the value it first meets."""
+    return len(actual) == len(shape) and all(
+        (sizes.setdefault(size, n) if isinstance(size, str) else size) == n
+        for size, n in zip(shape, actual, strict=True)
+    )
+
+
+def _section(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def _message(err: Exception) -> str:
+    return err.message if isinstance(err, DialectidError) else str(err)
+
+
+def _damaged(path: Path, problem: str) -> BundleError:
+    return BundleError(f"{path}: {problem}; the bundle is malformed or was altered, do not use it "
+                       "(get an intact copy, or retrain it)")  # fmt: skip
+
+
+# ---- signatures: who made a bundle -------------------------------------------------------------------
+def sign_bundle(path: str | os.PathLike[str], key: Ed25519PrivateKey) -> dict[str, Any]:
+    """Sign a bundle that verifies: a detached Ed25519 signature over checksums.sha256, so over every
+    file, written beside it. Returns what the signature states (bundle, checksums, time, key id)."""
+    from dialectid.keys import sign_statement
+
+    bundle = load_model(path)
+    facts = {"bundle": bundle.model_id, "checksums_sha256": bundle.sha256,
+             "signed_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    block = sign_statement(facts, key)
+    atomic_write(bundle.path / SIGNATURE, lambda stream: stream.write(json.dumps(block, sort_keys=True) + "\n"),
+                 binary=False)  # fmt: skip
+    (bundle.path / SIGNATURE).chmod(0o644)
+    return block["meta"]
+
+
+def verify_signature(bundle: Bundle, public: Ed25519PublicKey) -> dict[str, Any]:
+    """What the signature beside a loaded bundle states, if `public` signed the very checksums the
+    bundle was verified against; a `VerificationError` otherwise, also when there is no signature."""
+    from dialectid.keys import VerificationError, verify_statement
+
+    file = bundle.path / SIGNATURE
+    if not file.is_file():
+        raise VerificationError(f"{bundle.path} is not signed; sign it with dialectid model sign {bundle.path}")
+    try:
+        with file.open("rb") as stream:
+            block = json.loads(stream.read(MAX_JSON_BYTES))  # a longer file is cut short, so damaged
+    except (OSError, ValueError, RecursionError):
+        raise VerificationError(f"{bundle.path}: the signature is damaged; sign it again") from None
+    facts = verify_statement(block, public, str(bundle.path))
+    if facts.get("checksums_sha256") != bundle.sha256:
+        raise VerificationError(f"{bundle.path}: the bundle was changed after it was signed (its checksums are "
+                                "not the signed ones); do not use it")  # fmt: skip
+    return facts
+
+
+def require_signed_for_cases(bundle: Bundle, keys_dir: Path) -> None:
+    """Refuse a bundle for case analyses unless signed, where DIALECTID_REQUIRE_SIGNED_MODELS says so:
+    `1` for a signature by the case file's own key (in `keys_dir`, created on first use as for
+    reports), else the path of the PEM public key that must have signed it. Unset, empty or `0`:
+    every bundle that verifies is taken."""
+    from dialectid.keys import VerificationError, signing_key, trusted_key
+
+    setting = os.environ.get(REQUIRE_SIGNED, "").strip()
+    if setting in ("", "0"):
+        return
+    if bundle.path is None:
+        raise BundleError(f"an unsaved bundle has no signature, and {REQUIRE_SIGNED} is set; save and sign it")
+    try:
+        public = signing_key(keys_dir).public_key() if setting == "1" else trusted_key(public_key_file=Path(setting))
+        verify_signature(bundle, public)
+    except VerificationError as err:
+        raise BundleError(f"{err.message} ({REQUIRE_SIGNED} is set: case analyses take only signed bundles)") from None
 
 
 def _json_default(value: Any) -> Any:

@@ -14,7 +14,7 @@ from pydantic import Field
 from scipy.special import logsumexp
 
 from dialectid.config import StrictModel
-from dialectid.models.base import Clips, FitContext, LidModel, log_softmax
+from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax
 
 
 def usable_scale(std: np.ndarray) -> np.ndarray:
@@ -76,6 +76,11 @@ class StatsLogReg(LidModel):
     def state(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean_, "scale": self.scale_, "coef": self.coef_, "intercept": self.intercept_,
                 "class_means": self.class_means_, "known": self.known_}  # fmt: skip
+
+    def state_shapes(self) -> dict[str, Shape]:
+        labels, stats = len(self.labels), 2 * self.features.dim  # mean and std of each feature
+        return {"mean": (stats,), "scale": (stats,), "coef": (labels, stats), "intercept": (labels,),
+                "class_means": (labels, stats), "known": (labels,)}  # fmt: skip
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.mean_, self.scale_ = state["mean"], state["scale"]
@@ -150,6 +155,10 @@ class Gmm(LidModel):
     def state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights_, "means": self.means_, "precisions": self.precisions_,
                 "trained": self.trained_.astype(np.uint8)}  # fmt: skip
+
+    def state_shapes(self) -> dict[str, Shape]:
+        labels, k, dim = len(self.labels), self.args.components, self.features.dim
+        return {"weights": (labels, k), "means": (labels, k, dim), "precisions": (labels, k, dim), "trained": (labels,)}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.weights_, self.means_, self.precisions_ = state["weights"], state["means"], state["precisions"]

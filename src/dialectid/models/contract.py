@@ -4,7 +4,8 @@
 which `FeatureConfig`; training, evaluation and scoring all take the model's input from it.
 `DecisionRules` say how windows over the speech become one decision (window length, minimum
 speech, the low-confidence and open-set rules); the evaluation written into a bundle used them,
-so its figures describe exactly what `dialectid score` does.
+so its figures describe exactly what `dialectid score` does. `BundleDescription` is the typed
+schema of a whole bundle.json, `BundleMetrics` of the figures in metrics.json the toolkit reads.
 
 >>> InputContract.of("audio", FeatureConfig(sample_rate=8000)).sample_rate
 16000
@@ -14,15 +15,18 @@ so its figures describe exactly what `dialectid score` does.
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from dialectid.audio import IngestConfig
 from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.features import FeatureConfig
+from dialectid.models.calibration import METHODS
+from dialectid.taxonomy import Taxonomy
 
 AUDIO_RATE = 16000  # models that read audio (Whisper) take 16 kHz
 
@@ -74,3 +78,98 @@ class DecisionRules(StrictModel):
     min_speech_s: float = Field(3.0, ge=0, le=600, description="less net speech: insufficient_speech, no result")
     low_confidence: float = Field(0.5, gt=0, lt=1, description="top probability below this: low_confidence")
     open_set_margin: float = Field(1.0, gt=0, le=100, description="out_of_set when novelty > margin x threshold")
+
+
+class ModelSection(StrictModel):
+    name: str  # a registered model; its class checks `args`
+    args: dict[str, Any]
+    input: Literal["audio", "features"]
+
+
+class TaxonomySection(StrictModel):
+    parents: dict[str, str | None]
+    leaves: list[str]
+
+    @model_validator(mode="after")
+    def _tree(self) -> TaxonomySection:
+        try:
+            Taxonomy(self.parents, tuple(self.leaves))
+        except ConfigError as err:
+            raise ValueError(err.message.removeprefix("taxonomy: ")) from None  # the error names the section
+        return self
+
+
+class CalibrationSection(StrictModel):
+    method: Literal[*METHODS]
+    duration_covariate: bool
+
+
+class EncoderSection(StrictModel):
+    name: str
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+
+
+class OpenSetSection(StrictModel):
+    threshold: float = Field(allow_inf_nan=False)
+    quantile: float | None = Field(None, gt=0, lt=1)
+
+
+class LabelData(StrictModel):
+    clips: int = Field(ge=0)
+    speakers: int = Field(ge=0)
+    hours: float = Field(ge=0, allow_inf_nan=False)
+
+
+class TrainingData(StrictModel):
+    manifests: dict[str, str]
+    per_label: dict[str, LabelData]
+    speakers: list[str]
+    augmentation_copies: int = Field(ge=0)
+
+
+class BundleDescription(StrictModel):
+    """bundle.json: every section typed, unknown keys refused, labels the taxonomy's leaves."""
+
+    format_version: Literal[2]
+    toolkit_version: str
+    name: str = Field(min_length=1)
+    created_at: datetime
+    model: ModelSection
+    input: InputContract
+    decision: DecisionRules
+    labels: list[str] = Field(min_length=2)
+    taxonomy: TaxonomySection
+    features: FeatureConfig | None
+    calibration: CalibrationSection
+    encoder: EncoderSection | None
+    open_set: OpenSetSection | None
+    training_data: TrainingData
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BundleDescription:
+        leaves, seen = set(self.taxonomy.leaves), set()
+        for label in self.labels:
+            if label in seen:
+                raise ValueError(f"labels: {label!r} appears twice")
+            if label not in leaves:
+                raise ValueError(f"label {label!r} is not a leaf of the taxonomy")
+            seen.add(label)
+        if odd := [leaf for leaf in self.taxonomy.leaves if leaf not in seen]:
+            raise ValueError(f"taxonomy leaf {odd[0]!r} is not a label")
+        if self.model.input != self.input.kind:
+            raise ValueError(f"model.input {self.model.input!r} is not the input kind {self.input.kind!r}")
+        if self.features != self.input.features:
+            raise ValueError("features is not the input contract's feature config")
+        return self
+
+
+class BundleMetrics(StrictModel):
+    """The figures of metrics.json that reports and `dialectid model info` show; the rest is free."""
+
+    model_config = ConfigDict(extra="allow")
+    n: int | None = None
+    coverage: float | None = None
+    accuracy: float | None = None
+    cavg: float | None = None
+    cllr: float | None = None
+    speakers_unseen_in_training: bool | None = None

