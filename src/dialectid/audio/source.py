@@ -44,7 +44,7 @@ class Source:
 def open_source(path: str | os.PathLike[str], max_in_memory_bytes: int) -> Source:
     """Check and hash `path`; keep its bytes in memory if it has at most `max_in_memory_bytes`."""
     path = Path(path)
-    info = _regular_file(path)
+    info = regular_file(path)
     try:
         with path.open("rb") as stream:
             if info.st_size <= max_in_memory_bytes:
@@ -63,7 +63,7 @@ def open_source(path: str | os.PathLike[str], max_in_memory_bytes: int) -> Sourc
 def peek_source(path: str | os.PathLike[str]) -> Source:
     """Like `open_source` but reads only the head and computes no hash: for quick probing."""
     path = Path(path)
-    info = _regular_file(path)
+    info = regular_file(path)
     try:
         with path.open("rb") as stream:
             head = stream.read(HEAD_BYTES)
@@ -86,7 +86,7 @@ def _hash_stream(stream: BinaryIO, digest: hashlib._Hash) -> str:
     return digest.hexdigest()
 
 
-def _regular_file(path: Path) -> os.stat_result:
+def regular_file(path: Path) -> os.stat_result:
     """The file's stat, after refusing directories, devices, pipes and empty files (nothing hangs)."""
     info = _stat(path)
     if stat.S_ISDIR(info.st_mode):

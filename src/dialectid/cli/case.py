@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.table import Table
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
 from dialectid.cli.common import case_store as _store
 from dialectid.cli.common import local_actor as _actor
+from dialectid.jsonlines import print_json
 
 app = typer.Typer(help="The electronic case file: cases, recordings, analyses, reports.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -72,7 +72,7 @@ def show(
     """The case, its recordings and their analyses (the view is audited)."""
     summary = _store().show(case, _actor())
     if as_json:
-        out.print(json.dumps(summary), markup=False)
+        print_json(summary)
         return
     out.print(f"case {summary['reference']} ({summary['status']}), subject {summary['pseudonym']}", markup=False)
     for recording in summary["recordings"]:
@@ -92,7 +92,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """All cases."""
     cases = _store().list_cases()
     if as_json:
-        out.print(json.dumps(cases), markup=False)
+        print_json(cases)
         return
     table = Table()
     for heading in ("reference", "status", "subject", "recordings", "opened"):

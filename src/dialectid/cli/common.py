@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import getpass
+import sys
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
@@ -21,10 +22,13 @@ from rich.progress import (
 
 from dialectid.errors import DialectidError
 
-out = Console(highlight=False, soft_wrap=True)
+for _stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \udcNN, never aborts
+    if hasattr(_stream, "reconfigure"):
+        _stream.reconfigure(errors="backslashreplace")
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 if not out.is_terminal:  # piped or captured output: wide enough that tables do not fold
     out.width = max(out.width, 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 EXIT_FAILED_ITEMS = 1  # some inputs could not be processed; the rest were
 EXIT_USAGE = 2  # bad options or config: nothing was processed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +23,7 @@ from dialectid.data import (
 )
 from dialectid.data.importers import MODULES, get_importer
 from dialectid.data.manifest import Manifest
+from dialectid.jsonlines import print_json
 
 MAX_LISTED = 20  # leaks printed one by one; the rest are counted
 
@@ -153,7 +153,7 @@ def stats(
     """Clips, speakers and hours per label, with imbalance warnings."""
     rows, warnings = label_stats(read_manifest(manifest))
     if as_json:
-        out.print(json.dumps({"labels": [asdict(r) for r in rows], "warnings": warnings}), markup=False)
+        print_json({"labels": [asdict(r) for r in rows], "warnings": warnings})
         return
     table = Table()
     for heading in ("label", "clips", "speakers", "hours"):

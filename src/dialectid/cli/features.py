@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, progress_bar, user_errors
+from dialectid.cli.common import EXIT_FAILED_ITEMS, err, progress_bar, user_errors
 from dialectid.config import load_config
 from dialectid.data import read_manifest
+from dialectid.jsonlines import print_json
 from dialectid.paths import home
 
 app = typer.Typer(help="Feature extraction.", no_args_is_help=True)
@@ -39,7 +39,7 @@ def extract(
             counts[outcome.status] += 1
             if as_json:
                 row = {"id": outcome.utterance.id, "status": outcome.status, "frames": outcome.frames}
-                out.print(json.dumps(row | ({"error": outcome.error} if outcome.error else {})), markup=False)
+                print_json(row | ({"error": outcome.error} if outcome.error else {}))
             elif outcome.error:
                 err.print(f"error: {outcome.error}", markup=False)
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

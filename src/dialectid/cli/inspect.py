@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from dialectid.audio import AudioConfig, AudioError, inspect_file
 from dialectid.audio.inspection import error_row
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, progress_bar, user_errors
 from dialectid.config import load_config
+from dialectid.jsonlines import print_json
 
 _STATUS_STYLE = {"ok": "green", "warn": "yellow", "reject": "red", "error": "bold red"}
 
@@ -41,7 +41,7 @@ def inspect(
             row = _inspect_one(path, settings)
             rows.append(row)
             if as_json:
-                out.print(json.dumps(row), markup=False)
+                print_json(row)
             advance()
     if not as_json:
         _print_table(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,7 +52,7 @@ def score(
     single = len(items) == 1 and output is None
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
-    with _progress(len(items)) as (bar, task):
+    with results or contextlib.nullcontext(), _progress(len(items)) as (bar, task):
 
         def on_row(row: dict[str, Any]) -> None:
             rows.append(row)

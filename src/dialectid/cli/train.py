@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dialectid.cli.common import err, out, user_errors
 from dialectid.config import load_config
+from dialectid.jsonlines import print_json
 
 
 def _train_progress() -> tuple[Progress, callable]:
@@ -79,5 +79,5 @@ def evaluate(
         result = run(bundle, manifest, outdir, advance)
     keys = ("n", "coverage", "accuracy", "accuracy_with_refusals", "balanced_accuracy", "cavg", "min_cavg", "cllr",
             "ece", "eer_mean", "statuses", "speakers_unseen_in_training")  # fmt: skip
-    out.print(json.dumps({k: result.get(k) for k in keys}), markup=False)
+    print_json({k: result.get(k) for k in keys})
     err.print(f"report: {outdir / 'report.md'}", markup=False)

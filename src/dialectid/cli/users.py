@@ -3,7 +3,6 @@ on which case."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.table import Table
 
 from dialectid.cli.common import case_store, local_actor, out, user_errors
+from dialectid.jsonlines import print_json
 
 app = typer.Typer(help="Users of the web view and their case assignments.", no_args_is_help=True)
 
@@ -65,7 +65,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """All users, their roles and how many cases each has."""
     users = _accounts().list()
     if as_json:
-        out.print(json.dumps(users), markup=False)
+        print_json(users)
         return
     table = Table()
     for heading in ("name", "role", "active", "cases", "locked until"):

@@ -1,13 +1,16 @@
 """Batch scoring: many recordings, one bundle, local processes or a Ray cluster.
 
-Rows come back in input order whatever the engine; one bad file becomes an `error` row and the
-run goes on; files already scored with the same audio (sha256) and bundle are skipped.
+Rows come back in input order whatever the engine, one per path; one bad file becomes an
+`error` row and the run goes on; a path already scored with the same audio (sha256) and bundle
+is skipped. A worker process that dies (killed, or out of memory) is replaced; the files it had
+in hand are retried one at a time, and a file whose worker dies again becomes an `error` row.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,33 +18,59 @@ from typing import Any
 
 from dialectid.audio import AudioError
 from dialectid.audio.formats import SUFFIXES
-from dialectid.audio.source import sha256_file
+from dialectid.audio.source import regular_file, sha256_file
 from dialectid.errors import DialectidError
 from dialectid.scoring.analysis import ANSWERED
 from dialectid.scoring.config import ScoringConfig
 from dialectid.scoring.results import ResultsFile
 
+WORKER_DIED = "the worker process died while scoring this file (killed, or out of memory), also when retried alone"
+
 
 @dataclass(frozen=True)
 class Item:
     path: str
-    error: str | None = None  # set when the path cannot even be submitted (a directory, say)
+    error: str | None = None  # set when the path cannot even be submitted (a directory, a pipe, ...)
+    kind: str = "FileAccessError"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs: the bundle, the settings as JSON, and the bundle's hash for error rows."""
+
+    model: str
+    config_json: str
+    bundle_sha256: str
 
 
 def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Item]:
-    """Files as given, folders walked (with `recursive`), in a stable sorted order per argument."""
-    items = []
+    """Files as given, folders walked (with `recursive`), each path once, in a stable order.
+
+    Anything that is not a readable regular file is refused here, before anything opens it,
+    so a pipe or a device never blocks the run.
+    """
+    items: dict[str, Item] = {}
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             if not recursive:
-                items.append(Item(str(path), f"{path}: is a directory; add --recursive to score the files in it"))
+                items.setdefault(
+                    str(path), Item(str(path), f"{path}: is a directory; add --recursive to score the files in it")
+                )
                 continue
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-            items.extend(Item(str(p)) for p in found)
-        else:
-            items.append(Item(str(path)))
-    return items
+            items.update((str(p), Item(str(p))) for p in found if str(p) not in items)
+        elif str(path) not in items:
+            items[str(path)] = _checked(path)
+    return list(items.values())
+
+
+def _checked(path: Path) -> Item:
+    try:
+        regular_file(path)
+    except AudioError as error:
+        return Item(str(path), error.message, type(error).__name__)
+    return Item(str(path))
 
 
 def error_row(path: str, message: str, kind: str, bundle_sha256: str) -> dict[str, Any]:
@@ -52,12 +81,12 @@ def error_row(path: str, message: str, kind: str, bundle_sha256: str) -> dict[st
 class Worker:
     """Holds one loaded bundle and scorer; analyses one path at a time, never raises."""
 
-    def __init__(self, model: str, config_json: str) -> None:
+    def __init__(self, job: Job) -> None:
         from dialectid.models.bundle import load_model
         from dialectid.scoring.scorer import Scorer
 
-        self.bundle = load_model(model)
-        self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(config_json))
+        self.bundle = load_model(job.model)
+        self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json))
 
     def run(self, path: str) -> dict[str, Any]:
         try:
@@ -71,9 +100,9 @@ class Worker:
 _WORKER: Worker | None = None
 
 
-def _init_process(model: str, config_json: str) -> None:
+def _init_process(job: Job) -> None:
     global _WORKER  # one scorer per worker process, loaded once
-    _WORKER = Worker(model, config_json)
+    _WORKER = Worker(job)
 
 
 def _run_in_process(path: str) -> dict[str, Any]:
@@ -81,40 +110,130 @@ def _run_in_process(path: str) -> dict[str, Any]:
     return _WORKER.run(path)
 
 
-def local_engine(paths: list[str], model: str, config_json: str, workers: int) -> Iterator[dict[str, Any]]:
+def local_engine(paths: list[str], job: Job, workers: int) -> Iterator[dict[str, Any]]:
     if workers <= 1:
-        worker = Worker(model, config_json)
-        yield from map(worker.run, paths)
+        yield from map(Worker(job).run, paths)
         return
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # no state inherited from the parent
-    with context.Pool(workers, initializer=_init_process, initargs=(model, config_json)) as pool:
-        yield from pool.imap(_run_in_process, paths, chunksize=1)
+    yield from _ProcessPool(job, workers).rows(paths)
 
 
-def ray_engine(paths: list[str], model: str, config_json: str, workers: int, address: str | None
-               ) -> Iterator[dict[str, Any]]:  # fmt: skip
-    """The same work on Ray actors (one loaded scorer each); results in input order."""
+class _ProcessPool:
+    """Worker processes that survive the death of one of them; rows in input order."""
+
+    def __init__(self, job: Job, workers: int) -> None:
+        self.job, self.workers = job, workers
+        self.pool = self._new_pool()
+
+    def _new_pool(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")  # no state inherited from the parent
+        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_process, initargs=(self.job,))
+
+    def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
+        todo, window = deque(paths), deque()
+        try:
+            while todo or window:
+                while todo and len(window) < 2 * self.workers:
+                    path = todo.popleft()
+                    window.append((path, self.pool.submit(_run_in_process, path)))
+                path, future = window.popleft()
+                if _succeeded(future):
+                    yield future.result()
+                    continue
+                window.appendleft((path, future))
+                yield from self._recover(window)
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _recover(self, window: deque) -> Iterator[dict[str, Any]]:
+        """The pool broke: start a new one, and retry alone each file that had not finished."""
+        held = [(path, future.result() if _succeeded(future) else None) for path, future in window]
+        window.clear()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self._new_pool()
+        for path, row in held:
+            yield row if row is not None else self._alone(path)
+
+    def _alone(self, path: str) -> dict[str, Any]:
+        future = self.pool.submit(_run_in_process, path)
+        if _succeeded(future):
+            return future.result()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self._new_pool()
+        return error_row(path, f"{path}: {WORKER_DIED}", "WorkerDiedError", self.job.bundle_sha256)
+
+
+def _succeeded(future) -> bool:
+    """Wait for `future`; False when its worker process died (the pool is then broken)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        future.result()
+    except BrokenProcessPool:
+        return False
+    return True
+
+
+def ray_engine(paths: list[str], job: Job, workers: int, address: str | None) -> Iterator[dict[str, Any]]:
+    """The same work on Ray actors (one loaded scorer each); results in input order.
+
+    A Ray started here is stopped when the run ends, and by a reaper process if this one is killed.
+    """
     import ray
 
     started_here = not ray.is_initialized()
+    reaper = None
     if started_here:
+        from dialectid.scoring.reaper import watch
+
+        reaper = None if address else watch(os.getpid())
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)  # fmt: skip
     try:
-        actor = ray.remote(num_cpus=1)(Worker)
-        actors = [actor.remote(model, config_json) for _ in range(max(1, workers))]
-        pending: list = []
-        for i, path in enumerate(paths):
-            pending.append(actors[i % len(actors)].run.remote(path))
-            if len(pending) >= 2 * len(actors):
-                yield ray.get(pending.pop(0))
-        for ref in pending:
-            yield ray.get(ref)
+        yield from _RayActors(job, max(1, workers)).rows(paths)
     finally:
         if started_here:
             ray.shutdown()
+        if reaper is not None:
+            reaper.terminate()
+            reaper.wait()
+
+
+class _RayActors:
+    """One scorer per actor; an actor that dies is replaced and its file retried once."""
+
+    def __init__(self, job: Job, workers: int) -> None:
+        import ray
+
+        self.job, self.remote = job, ray.remote(num_cpus=1)(Worker)
+        self.actors = [self.remote.remote(job) for _ in range(workers)]
+
+    def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
+        window: deque = deque()
+        for i, path in enumerate(paths):
+            window.append(self._submit(path, i % len(self.actors)))
+            if len(window) >= 2 * len(self.actors):
+                yield self._get(*window.popleft())
+        while window:
+            yield self._get(*window.popleft())
+
+    def _submit(self, path: str, slot: int) -> tuple:
+        actor = self.actors[slot]
+        return path, slot, actor, actor.run.remote(path)
+
+    def _get(self, path: str, slot: int, actor, ref, retried: bool = False) -> dict[str, Any]:
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError:
+            if self.actors[slot] is actor:  # not yet replaced for an earlier file
+                self.actors[slot] = self.remote.remote(self.job)
+            if retried:
+                return error_row(path, f"{path}: {WORKER_DIED}", "WorkerDiedError", self.job.bundle_sha256)
+            return self._get(*self._submit(path, slot), retried=True)
 
 
 @dataclass
@@ -153,20 +272,24 @@ def run_batch(
         plan.append(None if skip else item)
         summary.skipped += skip
     todo = [item.path for item in plan if item is not None and item.error is None]
-    config_json = config.model_dump_json(exclude_unset=True)  # what was not set stays "the model's"
-    scored = (ray_engine(todo, model, config_json, workers, address) if engine == "ray"
-              else local_engine(todo, model, config_json, workers))  # fmt: skip
-    for item in plan:
-        if item is None:
-            continue
-        row = error_row(item.path, item.error, "FileAccessError", bundle_sha256) if item.error else next(scored)
-        _emit(row, results, reports, summary, on_row)
+    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256)  # unset stays "the model's"
+    scored = ray_engine(todo, job, workers, address) if engine == "ray" else local_engine(todo, job, workers)
+    try:
+        for item in plan:
+            if item is None:
+                continue
+            row = error_row(item.path, item.error, item.kind, bundle_sha256) if item.error else next(scored)
+            _emit(row, results, reports, summary, on_row)
+    finally:
+        scored.close()  # stops the workers (and a Ray started here) also when interrupted
     return summary
 
 
 def _already_scored(path: str, bundle_sha256: str, results: ResultsFile) -> bool:
+    """Whether `path` has a result of this bundle for its current bytes (hashed only when it has one)."""
+    known = results.scored_sha256(path, bundle_sha256)
     try:
-        return (sha256_file(path), bundle_sha256) in results.done
+        return known is not None and sha256_file(path) == known
     except OSError:
         return False  # the worker will report the precise error
 

@@ -1,26 +1,50 @@
-"""The results file of a batch run (JSONL or CSV): appended row by row, safe to resume.
+"""The results file of a batch run (JSONL or CSV): one row per input path, safe to resume.
 
-Every row is written whole and forced to disk before the next file starts, so a run killed
-with SIGKILL leaves at most one partial last line; reopening the file cuts that line off.
+- Identity is the path as given. A rerun skips a path whose row is a result of the same
+  bundle for the same bytes (sha256); a changed file, another bundle or an `error` row is
+  scored again and its new row replaces the old one.
+- Rows are appended and forced to disk one by one, so a run killed with SIGKILL leaves at most
+  one partial last row; reopening cuts it off and keeps only the newest row per path, and a
+  finished run does the same. Both rewrites go to a temporary file renamed over the old one.
+- One run at a time: an exclusive lock on `<results>.lock` makes a second run refuse at once.
+- Paths that are not valid UTF-8 round-trip: JSONL writes each undecodable byte 0xNN as the
+  JSON escape \\udcNN (Python's surrogateescape; `os.fsencode(json.loads(line)["path"])` gives
+  the bytes back); CSV writes the path's raw bytes.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dialectid.errors import DialectidError
+from dialectid.jsonlines import json_line
 
 CSV_FIXED = ("path", "registration_number", "status", "top_label", "top_probability", "speech_s", "duration_s",
              "sha256", "bundle_sha256", "flags", "error")  # fmt: skip
+_ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # bytes of undecodable paths survive
 
 
 class ResultsError(DialectidError):
-    """The results file cannot be used (wrong format, or written for other labels)."""
+    """The results file cannot be used (wrong format, written for other labels, or in use)."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where the newest row of one path sits in the file, and what it says."""
+
+    start: int
+    end: int
+    status: str
+    sha256: str
+    bundle_sha256: str
 
 
 class ResultsFile:
@@ -30,59 +54,129 @@ class ResultsFile:
         self.path, self.labels = path, labels
         self.csv = path.suffix == ".csv"
         self.columns = [*CSV_FIXED, *(f"p:{label}" for label in labels)]
-        self.done: set[tuple[str, str]] = set()
+        self.rows: dict[str, Stored] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(path)
         if path.exists():
             self._recover()
-        elif self.csv:
-            self._append(self._csv_line(dict(zip(self.columns, self.columns, strict=True))))
+        else:
+            self._append(self._csv_line(dict(zip(self.columns, self.columns, strict=True))) if self.csv else "")
 
-    def _recover(self) -> None:
-        """Keep the complete rows, cut a partial last line, remember what was scored."""
-        data = self.path.read_bytes()
-        keep = 0
-        lines = data.splitlines(keepends=True)
-        for index, line in enumerate(lines):
-            if not line.endswith(b"\n"):
-                break  # a row cut off by a kill
-            row = self._parse(line.decode("utf-8", errors="replace"), index)
-            if row is not None and row.get("status") not in (None, "error") and row.get("sha256"):
-                self.done.add((row["sha256"], row.get("bundle_sha256", "")))
-            keep += len(line)
-        if keep < len(data):
-            with self.path.open("r+b") as stream:
-                stream.truncate(keep)
-
-    def _parse(self, line: str, index: int) -> dict[str, Any] | None:
-        if self.csv:
-            fields = next(csv.reader([line]))
-            if index == 0:
-                if fields != self.columns:
-                    raise ResultsError(f"{self.path}: written for other labels or by another version; use a new file")
-                return None
-            return dict(zip(self.columns, fields, strict=False))
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise ResultsError(
-                f"{self.path} line {index + 1}: not valid JSON; not a results file of dialectid"
-            ) from None
-        return {"status": row.get("status"), "sha256": row.get("audio", {}).get("sha256"),
-                "bundle_sha256": row.get("model", {}).get("bundle_sha256", "")}  # fmt: skip
+    def scored_sha256(self, path: str, bundle_sha256: str) -> str | None:
+        """The sha256 of the bytes `path` had when this bundle scored it, if its row is a result."""
+        stored = self.rows.get(path)
+        ok = stored is not None and stored.status != "error" and stored.bundle_sha256 == bundle_sha256
+        return stored.sha256 if ok else None
 
     def write(self, row: dict[str, Any]) -> None:
-        self._append(self._csv_line(self._flatten(row)) if self.csv else json.dumps(row, ensure_ascii=False) + "\n")
+        text = self._csv_line(self._flatten(row)) if self.csv else json_line(row)
+        start, end = self._append(text)
+        audio, model = row.get("audio", {}), row.get("model", {})
+        self._remember({"path": row["path"], "status": row["status"], "sha256": audio.get("sha256", ""),
+                        "bundle_sha256": model.get("bundle_sha256", "")}, start, end)  # fmt: skip
 
-    def _append(self, text: str) -> None:
-        with self.path.open("a", encoding="utf-8") as stream:
-            stream.write(text)
+    def close(self) -> None:
+        """Keep the newest row per path (rewriting the file if a path has older rows), then unlock."""
+        try:
+            self._compact()
+        finally:
+            os.close(self._lock)
+
+    def __enter__(self) -> ResultsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _recover(self) -> None:
+        """Read every whole row, cut a partial last one, keep the newest row per path."""
+        data = self.path.read_bytes()
+        complete = 0
+        for fields, start, end in self._csv_records(data) if self.csv else self._json_records(data):
+            if self.csv and start == 0:
+                if fields != self.columns:
+                    raise ResultsError(f"{self.path}: written for other labels or by another version; use a new file")
+            else:
+                self._remember(fields, start, end)
+            complete = end
+        if complete < len(data):
+            with self.path.open("r+b") as stream:
+                stream.truncate(complete)
+        self._compact()
+
+    def _json_records(self, data: bytes) -> Iterator[tuple[dict[str, Any], int, int]]:
+        start = 0
+        while (end := data.find(b"\n", start) + 1) > 0:
+            try:
+                row = json.loads(data[start:end].decode(**_ENCODING))
+                yield {"path": row["path"], "status": row.get("status", ""), "sha256": row.get("audio", {}).get("sha256", ""),
+                       "bundle_sha256": row.get("model", {}).get("bundle_sha256", "")}, start, end  # fmt: skip
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                raise ResultsError(
+                    f"{self.path} at byte {start}: not a row of dialectid results; use a new file"
+                ) from None
+            start = end
+
+    def _csv_records(self, data: bytes) -> Iterator[tuple[Any, int, int]]:
+        """Whole CSV records only: ended by a line end and with every quote closed."""
+        consumed = [0]
+
+        def lines() -> Iterator[str]:
+            for line in io.StringIO(data.decode(**_ENCODING), newline=""):
+                consumed[0] += len(line.encode(**_ENCODING))
+                yield line
+
+        start = 0
+        try:
+            for fields in csv.reader(lines(), strict=True):
+                end = consumed[0]
+                if not data[:end].endswith(b"\n"):
+                    return  # a last row cut off before its line end
+                yield (fields if start == 0 else dict(zip(self.columns, fields, strict=False))), start, end
+                start = end
+        except csv.Error:
+            return  # a last row cut off inside a quoted field
+
+    def _remember(self, row: dict[str, Any], start: int, end: int) -> None:
+        """The newest row of a path replaces its older one, in the older one's place."""
+        self.rows[row.get("path", "")] = Stored(start, end, row.get("status", ""), row.get("sha256", ""),
+                                                row.get("bundle_sha256", ""))  # fmt: skip
+
+    def _compact(self) -> None:
+        """Rewrite the file with only the newest row per path, if it holds any other rows."""
+        size = self.path.stat().st_size
+        header = self._header_size()
+        if header + sum(r.end - r.start for r in self.rows.values()) == size:
+            return
+        temporary = self.path.with_name(f".{self.path.name}.compacting")
+        with self.path.open("rb") as source, temporary.open("wb") as target:
+            target.write(source.read(header))
+            rows = {}
+            for path, stored in self.rows.items():
+                source.seek(stored.start)
+                start = target.tell()
+                target.write(source.read(stored.end - stored.start))
+                rows[path] = Stored(start, target.tell(), stored.status, stored.sha256, stored.bundle_sha256)
+            target.flush()
+            os.fsync(target.fileno())
+        os.replace(temporary, self.path)
+        _fsync_folder(self.path.parent)
+        self.rows = rows
+
+    def _header_size(self) -> int:
+        return len(self._csv_line(dict(zip(self.columns, self.columns, strict=True))).encode()) if self.csv else 0
+
+    def _append(self, text: str) -> tuple[int, int]:
+        """Append `text` and force it to disk; its start and end offsets."""
+        with self.path.open("ab") as stream:
+            start = stream.tell()
+            stream.write(text.encode(**_ENCODING))
             stream.flush()
             os.fsync(stream.fileno())
+            return start, stream.tell()
 
     def _csv_line(self, values: dict[str, Any]) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow([values.get(c, "") for c in self.columns])
-        return buffer.getvalue()
+        return _csv_text([values.get(c, "") for c in self.columns])
 
     def _flatten(self, row: dict[str, Any]) -> dict[str, Any]:
         flat = {
@@ -95,3 +189,31 @@ class ResultsFile:
         for item in row.get("probabilities", []):
             flat[f"p:{item['label']}"] = item["probability"]
         return flat
+
+
+def _csv_text(fields: list[Any]) -> str:
+    """One CSV record, RFC 4180 style: CRLF ends it, so a field holding CR or LF is quoted."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(fields)
+    return buffer.getvalue()
+
+
+def _lock(path: Path) -> int:
+    """Hold an exclusive lock on `<path>.lock` for the life of the run; refuse if another run holds it."""
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise ResultsError(
+            f"{path}: another dialectid run is writing this results file; wait for it to finish or use another file"
+        ) from None
+    return descriptor
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
