@@ -1,0 +1,26 @@
+"""Scoring with a shipped bundle never imports PyTorch (torch stays for training only)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK = """
+import sys
+from dialectid.cli import app
+try:
+    app(["score", sys.argv[1], "--model", sys.argv[2]], standalone_mode=False)
+finally:
+    print("IMPORTED", sorted(m for m in ("torch", "torchaudio", "speechbrain", "sklearn") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("model", ["lid-fast", "lid-accurate"])
+def test_scoring_a_shipped_bundle_never_imports_torch(model):
+    sample = ROOT / "datasets" / "samples" / "telephone-en.wav"
+    result = subprocess.run([sys.executable, "-c", CHECK, str(sample), str(ROOT / "models" / model)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "IMPORTED []" in result.stdout, result.stdout + result.stderr
+    assert "status: ok" in result.stdout
