@@ -204,7 +204,7 @@ def test_two_processes_analysing_one_case_lose_nothing(backend, tmp_path, record
 def test_case_cli(tmp_path, recordings, whisper_bundle, monkeypatch):
     monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
-    created = runner.invoke(app, ["case", "new", "--name", "Amira Haddad", "--dob", "1991-03-14"])
+    created = runner.invoke(app, ["case", "new", "--identity-from-stdin"], input="Amira Haddad\n1991-03-14\n")
     assert created.exit_code == 0, created.output
     reference, pseudonym = created.stdout.split()[1], created.stdout.split()[3]
     assert (
@@ -233,8 +233,11 @@ def test_case_cli(tmp_path, recordings, whisper_bundle, monkeypatch):
     assert failed.exit_code == 1 and "NOT VALID" in failed.stderr
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
     assert runner.invoke(app, ["case", "erase-identity", reference]).exit_code == 0
+    bad_date = runner.invoke(
+        app, ["case", "new", "--identity-from-stdin"], input='{"name": "X Y", "date_of_birth": "yesterday"}'
+    )
+    assert bad_date.exit_code == 2 and "is not a date" in bad_date.stderr and bad_date.stderr.count("\n") == 1
     for args, message in ((["case", "show", "C-NOPE"], "no case 'C-NOPE'"),
-                          (["case", "new", "--name", "X Y", "--dob", "yesterday"], "is not a date"),
                           (["case", "add-recording", reference, str(tmp_path / "none.wav"), "--recorded-by", "o"], "no such file"),
                           (["case", "analyse", "C-NOPE", "--model", str(whisper_bundle)], "no case 'C-NOPE'")):  # fmt: skip
         result = runner.invoke(app, args)

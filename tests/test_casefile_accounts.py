@@ -1,5 +1,5 @@
 """The case file's side of the web view, on SQLite (always) and PostgreSQL (when
-DIALECTID_TEST_DATABASE_URL is set): users, sessions, lockout, assignments, searching, feedback
+DIALECTID_TEST_DATABASE_URL is set): users, sessions, failed logins, assignments, searching, feedback
 summaries and the parts a report is shown again from."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def token_sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def test_users_sessions_and_lockout(store):
+def test_users_sessions_and_failed_logins(store):
     accounts = Accounts(store)
     carla = accounts.add("carla", "caseworker", "$argon2id$hash", "setup")
     with pytest.raises(CaseError, match="user 'carla' already exists"):
@@ -37,11 +37,10 @@ def test_users_sessions_and_lockout(store):
     with pytest.raises(CaseError, match="unknown role 'boss'"):
         accounts.add("bob", "boss", "h", "setup")
     assert accounts.credentials("carla") == (carla, "$argon2id$hash") and accounts.credentials("nobody") is None
-    assert accounts.login_failed(carla, limit=2, lock_for=HOUR) is None
-    locked_until = accounts.login_failed(carla, limit=2, lock_for=HOUR)
-    assert locked_until is not None and accounts.get(carla.id).locked_until == locked_until
+    accounts.login_failed(carla, client="192.0.2.1")
+    accounts.login_failed(None, attempts=10, client="192.0.2.1", since="2026-01-01T00:00:00+00:00")  # aggregated
     accounts.open_session(carla, token_sha("t1"), HOUR)
-    assert accounts.get(carla.id).locked_until is None  # a successful login clears the lock
+    assert accounts.get(carla.id).active  # failures lock nobody out
     assert accounts.session_account(token_sha("t1")).name == "carla"
     assert accounts.session_account(token_sha("forged")) is None
     accounts.open_session(carla, token_sha("old"), timedelta(seconds=-1))
@@ -52,8 +51,12 @@ def test_users_sessions_and_lockout(store):
     accounts.set_active("carla", False, "admin")
     assert accounts.session_account(token_sha("t2")) is None  # deactivation ends every session
     actions = [e["action"] for e in store.events()]
-    assert actions == ["user added", "login failed", "login failed", "account locked", "logged in", "logged in",
-                       "logged out", "logged in", "user deactivated"]  # fmt: skip
+    assert actions == ["user added", "login failed", "login failed", "logged in", "logged in", "logged out",
+                       "logged in", "user deactivated"]  # fmt: skip
+    failed = [(e["actor"], e["details"]) for e in store.events() if e["action"] == "login failed"]
+    assert failed == [("carla", {"reason": "wrong password", "attempts": 1, "client": "192.0.2.1"}),
+                      ("anonymous", {"reason": "unknown or inactive user", "attempts": 10, "client": "192.0.2.1",
+                                     "since": "2026-01-01T00:00:00+00:00"})]  # fmt: skip
     assert "t1" not in str(store.events()) and store.verify_audit()[1] is None
 
 

@@ -54,7 +54,12 @@ def test_users_are_added_listed_assigned_and_deactivated(home):
     [
         (["users", "add", "carla", "--role", "boss"], "a long enough password\n", "unknown role 'boss'; use one of"),
         (["users", "add", "carla smith", "--role", "admin"], "a long enough password\n", "is not valid: use 2 to 64"),
-        (["users", "add", "carla", "--role", "admin"], "short\n", "the password must have 12 to 1024 characters"),
+        (
+            ["users", "add", "carla", "--role", "admin"],
+            "short\n",
+            "an admin's password must have 16 to 1024 characters",
+        ),
+        (["users", "add", "carla", "--role", "analyst"], "            \n", "the password is only white space"),
         (["users", "add", "carla", "--role", "admin"], "", "no password on standard input"),
         (["users", "deactivate", "nobody"], "", "no user 'nobody'"),
         (["users", "assign", "C-NOPE", "carla"], "", "no case 'C-NOPE'"),

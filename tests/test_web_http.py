@@ -28,7 +28,8 @@ def world(tmp_path_factory, stats_bundle, toy_corpus):
 
 @pytest.fixture(scope="module")
 def app(world):
-    return create_app(world.store, world.bundle)
+    # The upload quotas would stop this module's many uploads; test_web_abuse tests them.
+    return create_app(world.store, world.bundle, WebSettings(uploads_per_minute=1000, queued_uploads=1000))
 
 
 @pytest.fixture
@@ -105,28 +106,22 @@ def test_login_sets_a_strict_httponly_expiring_cookie_and_logout_ends_the_sessio
     assert replay.get("/api/cases").status_code == 401  # the server ended it, not only the browser
 
 
-def test_wrong_passwords_lock_the_account_and_an_admin_unlocks_it(client, world):
-    browser = client()
-    for _ in range(4):
+def test_wrong_passwords_make_that_client_wait_and_lock_nobody_out(app, client, world):
+    browser = TestClient(app, client=("203.0.113.9", 40000), follow_redirects=False)  # an address of its own
+    for _ in range(3):
         form = browser.get("/login")
         answer = browser.post(
             "/login", data={"name": "colin", "password": "wrong password!", "csrf_token": csrf_in(form.text)}
         )
         assert answer.status_code == 400 and "wrong user name or password" in answer.text
     form = browser.get("/login")
-    answer = browser.post(
-        "/login", data={"name": "colin", "password": "wrong password!", "csrf_token": csrf_in(form.text)}
-    )
-    assert answer.status_code == 429 and "the account is locked until" in answer.text
-    refused = client().post("/api/session", json={"name": "colin", "password": PASSWORD})
-    assert refused.status_code == 429 and SESSION_COOKIE not in refused.headers.get("set-cookie", "")
+    answer = browser.post("/login", data={"name": "colin", "password": PASSWORD, "csrf_token": csrf_in(form.text)})
+    assert answer.status_code == 429 and "too many failed logins from your address; try again in" in answer.text
+    assert answer.headers["retry-after"].isdigit() and SESSION_COOKIE not in answer.headers.get("set-cookie", "")
     unknown = client().post("/api/session", json={"name": "nobody", "password": PASSWORD})
     assert unknown.status_code == 400 and unknown.json() == {"detail": "wrong user name or password"}
-    admin = client("adam")
-    assert admin.patch("/api/users/colin", json={"active": True},
-                       headers={"X-CSRF-Token": page_csrf(admin)}).status_code == 200  # fmt: skip
     assert client().post("/api/session", json={"name": "colin", "password": PASSWORD}).status_code == 200
-    assert {"login failed", "account locked", "user activated"} <= set(actions(world))
+    assert "login failed" in actions(world) and "account locked" not in actions(world)
 
 
 def test_login_form_needs_its_csrf_token(client):
@@ -152,7 +147,7 @@ def test_login_redirects_only_within_the_site(client):
 API_RIGHTS = [
     ("GET", "/api/cases", None, (200, 200, 200)),
     ("GET", "/api/session", None, (200, 200, 200)),
-    ("GET", "/api/openapi.json", None, (200, 200, 200)),
+    ("GET", "/api/openapi.json", None, (403, 403, 200)),
     ("GET", "/api/cases/{reference}", None, (200, 200, 200)),
     ("GET", "/api/cases/{reference}/audit", None, (200, 200, 200)),
     ("GET", "/api/cases/{reference}/reports/{number}", None, (200, 200, 200)),
@@ -174,6 +169,11 @@ API_RIGHTS = [
 ]
 PAGE_RIGHTS = [
     ("GET", "/", None, (303, 303, 303)),
+    ("GET", "/walkthrough", None, (200, 200, 200)),
+    ("GET", "/cases-new", None, (403, 200, 200)),
+    ("POST", "/cases-new", {"name": "Test Person {who}", "date_of_birth": "1990-01-01"}, (403, 303, 303)),
+    ("POST", "/cases/{reference}/status", {"status": "open"}, (403, 303, 303)),
+    ("POST", "/cases/{reference}/assignee", {"assignee": "carla"}, (403, 303, 303)),
     ("GET", "/cases", None, (200, 200, 200)),
     ("POST", "/cases", {"q": "C-", "status": "open"}, (200, 200, 200)),
     ("GET", "/cases/{reference}", None, (200, 200, 200)),
@@ -467,7 +467,9 @@ def test_feedback_is_stored_audited_and_summarised_per_model(world, client):
         "Your feedback was saved" in page and "disagrees with the top label" in page and "linguist: Levantine" in page
     )
     event = [e for e in world.store.events(case) if e["action"] == "feedback given"][-1]
-    assert event["actor"] == "carla" and event["details"] == {"registration_number": number, "agrees": False}
+    assert event["actor"] == "carla" and {k: event["details"][k] for k in ("registration_number", "agrees")} == {
+        "registration_number": number, "agrees": False}  # fmt: skip
+    assert "Levantine" not in json.dumps(event) and "interview" not in json.dumps(event)  # free text: a digest only
     assert "feedback given" in carla.get(f"/cases/{case}/audit").text
     bad = carla.post(f"/cases/{case}/feedback", data={"registration_number": number, "agreement": "maybe",
                                                       "csrf_token": page_csrf(carla)})  # fmt: skip
@@ -596,11 +598,12 @@ def test_identity_data_never_reaches_urls_logs_pages_or_the_audit_log(world, cli
 
 def test_the_api_is_described_by_its_openapi_document(app, client):
     assert client().get("/api/openapi.json").status_code == 401
-    document = client("anna").get("/api/openapi.json").json()
+    assert client("anna").get("/api/openapi.json").status_code == 403  # it lists the admins' routes too
+    document = client("adam").get("/api/openapi.json").json()
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
     assert documented == {r for r in routes(app) if r[1].startswith("/api/")}
     assert "CaseDetail" in document["components"]["schemas"] and "X-CSRF-Token" in document["info"]["description"]
-    assert client("anna").get("/docs").status_code == 404  # no docs page: it would load scripts from a CDN
+    assert client("adam").get("/docs").status_code == 404  # no docs page: it would load scripts from a CDN
 
 
 def test_a_report_attached_before_model_facts_were_stored_still_shows(world, client):

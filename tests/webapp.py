@@ -65,7 +65,7 @@ def make_world(root: Path, bundle_path: Path, toy_corpus) -> World:
     world = World(store, load_model(bundle_path), toy_recordings(toy_corpus, root / "audio"))
     accounts = Accounts(store)
     for name, role in USERS.items():
-        accounts.add(name, role, passwords.hash_password(PASSWORD), "setup")
+        accounts.add(name, role, passwords.hash_password(PASSWORD, role, name), "setup")
     for i, caseworker in enumerate(("carla", "colin")):
         identity = IDENTITY if i == 0 else ("Other Person", "1980-01-01", None)
         case = store.new_case(*identity, actor="setup")
@@ -104,3 +104,29 @@ def wait_for_job(client, job_id: str, timeout_s: float = 120.0) -> dict:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish in {timeout_s} s")
+
+
+@contextlib.contextmanager
+def serving(app):
+    """`app` under uvicorn on a free localhost port, in a background thread: a real server, for
+    the tests that need real sockets (a body streamed as an attacker would, parallel clients)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -97,3 +97,13 @@ def verify_statement(block: Any, public: Ed25519PublicKey, name: str) -> dict:
 
 def _canonical(meta: dict) -> bytes:
     return json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+
+
+def digest(value: Any) -> str:
+    """The sha256 of `value`'s canonical JSON (sorted keys, no spaces): the same for a dict that went
+    through a database's JSON column and came back.
+
+    >>> digest({"b": [1.5, None], "a": "x"}) == digest({"a": "x", "b": [1.5, None]})
+    True
+    """
+    return hashlib.sha256(_canonical(value)).hexdigest()

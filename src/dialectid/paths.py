@@ -3,12 +3,69 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+
+from dialectid.errors import DialectidError
+
+# What every dialectid command runs with: what it creates is its user's alone. The home holds
+# names, dates of birth, recordings of voices and password hashes, so nothing in it is for others.
+PRIVATE_UMASK = 0o077
+
+
+class HomeError(DialectidError):
+    """The data home is open to other users and cannot be made private (it is not ours)."""
 
 
 def home() -> Path:
     configured = os.environ.get("DIALECTID_HOME")
     return Path(configured) if configured else Path.home() / ".local" / "share" / "dialectid"
+
+
+def make_private(root: Path) -> str | None:
+    """Take every permission for group and others off `root` and everything below it (folders
+    become 0700, files 0600 or stricter; symbolic links are left alone). Returns one line saying
+    what was changed, None when everything was private already; a path that cannot be changed
+    (another user owns it) is a HomeError. A missing `root` is created private.
+
+    >>> import shutil, tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "casefile.db").touch()
+    >>> for path, mode in ((root, 0o755), (root / "casefile.db", 0o644)):
+    ...     path.chmod(mode)
+    >>> make_private(root).endswith("made 2 paths private (group and other permissions removed)")
+    True
+    >>> make_private(root) is None, oct((root / "casefile.db").stat().st_mode & 0o777)
+    (True, '0o600')
+    >>> shutil.rmtree(root)
+    """
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    changed = 0
+    for folder, _, files in os.walk(root, onerror=_raise):  # os.walk does not follow links
+        for path in (Path(folder), *(Path(folder) / name for name in files)):
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or not stat.S_IMODE(info.st_mode) & 0o077:
+                continue
+            try:
+                path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+            except PermissionError:
+                raise HomeError(
+                    f"{path} is open to other users (mode {stat.S_IMODE(info.st_mode):04o}) and cannot be made "
+                    f"private: its owner is uid {info.st_uid}, not you (uid {os.geteuid()}); run dialectid as its "
+                    "owner or ask them to `chmod -R go= ` the data home"
+                ) from None
+            changed += 1
+    if not changed:
+        return None
+    return (f"{root}: other users could read the data home; made {changed} paths private "
+            "(group and other permissions removed)")  # fmt: skip
+
+
+def _raise(error: OSError) -> None:
+    if isinstance(error, PermissionError):
+        raise HomeError(f"{error.filename} cannot be read to check that it is private ({error.strerror}); "
+                        "run dialectid as the owner of the data home") from None  # fmt: skip
+    raise error
 
 
 def atomic_write(target: Path, write, binary: bool = True) -> None:

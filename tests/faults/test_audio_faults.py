@@ -81,7 +81,7 @@ def test_case_add_recording_refuses_an_overflowing_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
     path = huge_stereo(tmp_path / "huge.wav", 16000)
-    created = runner.invoke(app, ["case", "new", "--name", "Amira Haddad", "--dob", "1991-03-14"])
+    created = runner.invoke(app, ["case", "new", "--identity-from-stdin"], input="Amira Haddad\n1991-03-14\n")
     reference = created.stdout.split()[1]
     result = runner.invoke(app, ["case", "add-recording", reference, str(path), "--recorded-by", "officer"])
     assert result.exit_code == 2 and "times full scale" in result.stderr and result.stderr.count("\n") == 1

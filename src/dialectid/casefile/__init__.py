@@ -1,6 +1,6 @@
 """The mock electronic case file: cases, pseudonymised subjects, recordings, analyses, reports,
 feedback and a hash-chained audit log, in SQLite or PostgreSQL."""
 
-from dialectid.casefile.store import CaseError, CaseStore, NewCase
+from dialectid.casefile.store import CaseError, CaseStore, NewCase, RecordingIntegrityError
 
-__all__ = ["CaseError", "CaseStore", "NewCase"]
+__all__ = ["CaseError", "CaseStore", "NewCase", "RecordingIntegrityError"]

@@ -1,5 +1,9 @@
 """Who may use the case file through the web view: users with one role each, their login sessions,
-and the lockout after repeated failed logins. Every change is an audit event.
+and the audit of failed logins. Every change is an audit event.
+
+Failed logins lock nobody out: the web view slows down the client that sends them
+(`dialectid.web.limits`). The `failed_logins` and `locked_until` columns of the users table are
+left from the lockout this replaced and no longer used.
 
 Passwords arrive here already hashed (`dialectid.web.passwords`) and session tokens as their
 sha256: the case file never holds a secret that would let a copy of the database log in.
@@ -28,11 +32,10 @@ class Account:
     name: str
     role: str
     active: bool
-    locked_until: datetime | None
 
     @classmethod
     def of(cls, user: User) -> Account:
-        return cls(user.id, user.name, user.role, user.active, user.locked_until)
+        return cls(user.id, user.name, user.role, user.active)
 
 
 def check_user_name(name: str) -> str:
@@ -86,15 +89,13 @@ class Accounts:
         with self.store.transaction() as session:
             assigned = select(func.count(Case.id)).where(Case.assigned_to == User.id).scalar_subquery()
             rows = session.execute(select(User, assigned).order_by(User.name)).all()
-        return [{"id": u.id, "name": u.name, "role": u.role, "active": u.active, "cases": n,
-                 "locked_until": u.locked_until.isoformat() if u.locked_until and u.locked_until > now() else None}
-                for u, n in rows]  # fmt: skip
+        return [{"id": u.id, "name": u.name, "role": u.role, "active": u.active, "cases": n} for u, n in rows]
 
     def set_active(self, name: str, active: bool, actor: str) -> Account:
-        """Deactivating ends the user's sessions at once; activating also lifts a lockout."""
+        """Deactivating ends the user's sessions at once."""
         with self.store.transaction() as session:
             user = self._user(session, name)
-            user.active, user.failed_logins, user.locked_until = active, 0, None
+            user.active = active
             if not active:
                 self._end_sessions(session, user.id)
             self.store.audit(session, actor, "user activated" if active else "user deactivated", None, user=name)
@@ -103,7 +104,7 @@ class Accounts:
     def set_password(self, name: str, password_hash: str, actor: str) -> None:
         with self.store.transaction() as session:
             user = self._user(session, name)
-            user.password_hash, user.failed_logins, user.locked_until = password_hash, 0, None
+            user.password_hash = password_hash
             self._end_sessions(session, user.id)
             self.store.audit(session, actor, "password set", None, user=name)
 
@@ -119,28 +120,22 @@ class Accounts:
         return user
 
     # ---- logins --------------------------------------------------------------------------------
-    def login_failed(self, account: Account | None, limit: int, lock_for: timedelta) -> datetime | None:
-        """Count a failed login; after `limit` in a row the account is locked. Returns the lock's end."""
+    def login_failed(self, account: Account | None, attempts: int = 1, client: str | None = None,
+                     since: str | None = None) -> None:  # fmt: skip
+        """Audit failed logins: `attempts` of them from address `client` since `since` (the web
+        view writes one row for many, `dialectid.web.auditing`). An unknown or inactive name is
+        audited as `anonymous`, without the name."""
+        actor = account.name if account else ANONYMOUS
+        reason = "wrong password" if account else "unknown or inactive user"
+        details = {"reason": reason, "attempts": attempts} | ({"client": client} if client else {})
         with self.store.transaction() as session:
-            if account is None:
-                self.store.audit(session, ANONYMOUS, "login failed", None, reason="unknown or inactive user")
-                return None
-            user = session.get(User, account.id)
-            user.failed_logins += 1
-            self.store.audit(session, user.name, "login failed", None, reason="wrong password",
-                             failures=user.failed_logins)  # fmt: skip
-            if user.failed_logins < limit:
-                return None
-            user.failed_logins, user.locked_until = 0, now() + lock_for
-            self.store.audit(session, user.name, "account locked", None, until=user.locked_until.isoformat())
-            return user.locked_until
+            self.store.audit(session, actor, "login failed", None, **details, **({"since": since} if since else {}))
 
     def open_session(self, account: Account, token_sha256: str, lifetime: timedelta) -> datetime:
-        """A successful login: reset the failure count, store the session; returns when it expires."""
+        """A successful login: store the session; returns when it expires."""
         with self.store.transaction() as session:
             session.execute(delete(WebSession).where(WebSession.expires_at < now()))  # housekeeping
             user = session.get(User, account.id)
-            user.failed_logins, user.locked_until = 0, None
             expires = now() + lifetime
             session.add(WebSession(id=token_sha256, user_id=user.id, created_at=now(), expires_at=expires))
             self.store.audit(session, user.name, "logged in", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -130,3 +130,28 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON)
     previous_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JobRow(Base):
+    """An analysis started from the web view, queued until a server's worker takes it. The worker
+    holds a lease it renews while it runs; a lease that runs out (the server stopped or crashed)
+    lets another worker take the job again, up to a limit of attempts (`casefile.jobqueue`)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_created_at", "state", "created_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the id the API shows
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(120))
+    bundle_sha256: Mapped[str] = mapped_column(String(64))  # only a server with this model takes it
+    state: Mapped[str] = mapped_column(String(20))  # queued | running | done | failed
+    stage: Mapped[str] = mapped_column(String(200))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(120), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    message: Mapped[str] = mapped_column(Text, default="")
+    analysed: Mapped[list] = mapped_column(JSON, default=list)  # registration numbers of the analyses it made
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -9,22 +9,36 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialectid.casefile.integrity import (
+    HEAD_FILE,
+    AuditVerdict,
+    Walk,
+    advance_head,
+    analysis_problem,
+    head_problem,
+    integrity_status,
+    read_anchor,
+    read_head,
+    walk,
+)
 from dialectid.casefile.schema import (
     AnalysisRow,
     AuditEvent,
@@ -37,15 +51,25 @@ from dialectid.casefile.schema import (
     User,
 )
 from dialectid.errors import DialectidError
-from dialectid.paths import home
+from dialectid.keys import VerificationError, digest, signing_key, trusted_key
+from dialectid.paths import file_sha256, home
 
 GENESIS = "0" * 64
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud without confusion
 _CHAIN_LOCK = 727_301  # PostgreSQL advisory lock id that serialises appends to the audit chain
 
 
+ERASED = "(erased)"  # what free text reads after the identity of its case was erased
+TEXT_KEY = "free-text.key"  # keys the digests of free text in the audit log
+
+
 class CaseError(DialectidError):
     """Unknown case, bad identity data, or another case-file request that cannot be met."""
+
+
+class RecordingIntegrityError(DialectidError):
+    """A stored recording no longer has the bytes it was stored with (changed or damaged on disk,
+    or missing). Not a CaseError: nothing the user asked for is unknown, the store is damaged."""
 
 
 def now() -> datetime:
@@ -67,6 +91,7 @@ def _engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA secure_delete=ON")  # deleted and replaced content is zeroed, not left in free space
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -75,6 +100,15 @@ def _engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private(engine: Engine) -> None:
+    """Create a new SQLite file 0600 before SQLite does (it would take the umask, often 0644):
+    SQLite gives its -wal and -shm files the mode of the database file."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 @dataclass(frozen=True)
@@ -94,16 +128,23 @@ class ReportParts:
     pseudonym: str
     recorded_at: str
     model_facts: dict[str, Any] | None
+    integrity: str | None = None  # why the stored analysis is not the one its audit event recorded
+
+
+CASE_STATUSES = ("open", "analysed", "closed")
 
 
 class CaseStore:
     def __init__(self, url: str | None = None, root: Path | None = None) -> None:
         self.root = Path(root or home())
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.recordings_dir = self.root / "recordings"
         self.keys_dir = self.root / "keys"
+        for folder in (self.recordings_dir, self.keys_dir):
+            folder.mkdir(mode=0o700, exist_ok=True)
         self.url = url or database_url(self.root)
         self.engine = _engine(self.url)
+        _create_private(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.migrate()
 
@@ -128,19 +169,44 @@ class CaseStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One transaction: everything in it happens, or nothing does."""
+        """One transaction: everything in it happens, or nothing does. Once one that appended to the
+        audit chain has committed, the chain's new head is signed into the data home."""
         with self._sessions.begin() as session:
             yield session
+        if "audit_head" in session.info:
+            self._sign_head(*session.info["audit_head"])
 
     def audit(self, session: Session, actor: str, action: str, case_reference: str | None, **details: Any) -> None:
         """Append an event to the chain inside `session`'s transaction."""
-        if self.engine.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+        self._lock_chain(session)
         previous = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
         fields = {"at": datetime.now(UTC).isoformat(timespec="microseconds"), "actor": actor, "action": action,
                   "case_reference": case_reference, "details": details, "previous_hash": previous}  # fmt: skip
-        session.add(AuditEvent(**fields, hash=event_hash(fields)))
+        appended = AuditEvent(**fields, hash=event_hash(fields))
+        session.add(appended)
         session.flush()
+        session.info["audit_head"] = (appended.id, appended.hash)
+
+    def _lock_chain(self, session: Session) -> None:
+        """Appends to the chain take turns (SQLite: BEGIN IMMEDIATE has done it already)."""
+        if self.engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+
+    @property
+    def head_path(self) -> Path:
+        """The chain's head signed with the store's key (`integrity`), outside the database."""
+        return self.root / HEAD_FILE
+
+    @cached_property
+    def _head_key(self):
+        return signing_key(self.keys_dir)
+
+    def _sign_head(self, event_id: int, hash_: str) -> None:
+        advance_head(self.head_path, self._head_key, event_id, hash_, self._hash_at)
+
+    def _hash_at(self, event_id: int) -> str | None:
+        with self._sessions.begin() as session:
+            return session.scalar(select(AuditEvent.hash).where(AuditEvent.id == event_id))
 
     def record(self, actor: str, action: str, case_reference: str | None, **details: Any) -> None:
         """An audit event on its own (a view, a refused access), in a transaction of its own."""
@@ -213,15 +279,28 @@ class CaseStore:
             case.assigned_to = None if user is None else user.id
             self.audit(session, actor, "case assigned", reference, assignee=user_name)
 
+    def set_status(self, reference: str, status: str, actor: str) -> None:
+        """Move the case to `status` (open, analysed, closed; a closed case may be reopened)."""
+        if status not in CASE_STATUSES:
+            raise CaseError(f"unknown case status {status!r}; use one of: {', '.join(CASE_STATUSES)}")
+        with self.transaction() as session:
+            case = self.case(session, reference)
+            if case.status != status:
+                self.audit(session, actor, "status changed", reference, previous=case.status, status=status)
+                case.status = status
+
     # ---- recordings --------------------------------------------------------------------------------
     def add_recording(self, reference: str, path: Path, recorded_by: str, actor: str) -> dict[str, Any]:
-        """Validate the file, store it unchanged under its sha256, record who made it."""
+        """Validate the file, store it unchanged under its sha256, record who made it.
+
+        `recorded_by` is free text: it must not hold identity data. It stays out of the audit log
+        (which keeps the row and a keyed digest of the text) and is erased with the identity."""
         from dialectid.audio import load_recording
 
         facts = load_recording(path).facts  # refuses non-audio and damaged files with an AudioError
         stored = self.recording_path(facts.sha256)
         if not stored.exists():
-            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with (
                 tempfile.NamedTemporaryFile(dir=stored.parent, delete=False) as temporary,
                 Path(path).open("rb") as source,
@@ -230,7 +309,7 @@ class CaseStore:
             if hashlib.sha256(Path(temporary.name).read_bytes()).hexdigest() != facts.sha256:
                 os.unlink(temporary.name)
                 raise CaseError(f"{path}: the file changed while it was being stored; add it again")
-            os.chmod(temporary.name, 0o440)
+            os.chmod(temporary.name, 0o400)
             os.replace(temporary.name, stored)
         with self.transaction() as session:
             case = self.case(session, reference)
@@ -238,15 +317,65 @@ class CaseStore:
                                                               Recording.sha256 == facts.sha256))  # fmt: skip
             if existing is not None:
                 raise CaseError(f"{path}: this recording is already in case {reference}")
-            session.add(Recording(case_id=case.id, sha256=facts.sha256, size_bytes=facts.size_bytes,
-                                  container=facts.container, codec=facts.codec, sample_rate=facts.sample_rate,
-                                  channels=facts.channels, duration_s=facts.duration_s, recorded_by=recorded_by,
-                                  recorded_at=now()))  # fmt: skip
-            self.audit(session, actor, "recording added", reference, sha256=facts.sha256, recorded_by=recorded_by)
+            row = Recording(case_id=case.id, sha256=facts.sha256, size_bytes=facts.size_bytes,
+                            container=facts.container, codec=facts.codec, sample_rate=facts.sample_rate,
+                            channels=facts.channels, duration_s=facts.duration_s, recorded_by=recorded_by,
+                            recorded_at=now())  # fmt: skip
+            session.add(row)
+            session.flush()
+            self.audit(session, actor, "recording added", reference, sha256=facts.sha256, recording=row.id,
+                       recorded_by_hmac=self.text_digest(recorded_by))  # fmt: skip
         return {"sha256": facts.sha256, "duration_s": round(facts.duration_s, 2), "codec": facts.codec}
 
     def recording_path(self, sha256: str) -> Path:
+        """Where a recording is stored. To read it, use `verified_recording`."""
         return self.recordings_dir / sha256[:2] / sha256
+
+    def verified_recording(self, reference: str, sha256: str, actor: str) -> Path:
+        """The stored recording, once its bytes are checked to hash to `sha256` still. A changed,
+        damaged or missing file is a RecordingIntegrityError, and an audit event of its own."""
+        path = self.recording_path(sha256)
+        try:
+            found = file_sha256(path)
+        except FileNotFoundError:
+            found, problem = "missing", "is missing from the store"
+        except OSError as error:
+            found, problem = "unreadable", f"cannot be read ({error.strerror})"
+        else:
+            problem = "does not match its sha256: it was changed or damaged on disk since it was stored"
+        if found != sha256:
+            self._integrity_failed(actor, reference, sha256, found, problem)
+        return path
+
+    def _integrity_failed(self, actor: str, reference: str, sha256: str, found: str, problem: str) -> None:
+        self.record(actor, "recording integrity failed", reference, sha256=sha256, found=found)
+        raise RecordingIntegrityError(f"recording {sha256[:12]}: the stored file {problem}; it was not used "
+                                      "(restore it from a backup; the audit log records the failure)")  # fmt: skip
+
+    def text_digest(self, text: str | None) -> str | None:
+        """What the audit log keeps of free text: an HMAC-SHA256 under a key in keys/, never the text.
+        A plain sha256 would let anyone holding the log confirm a guessed name for good, even after
+        the text itself was erased; this digest can be checked only with the key."""
+        if not text:
+            return None
+        return hmac.new(self._text_key(), text.encode(), "sha256").hexdigest()
+
+    def _text_key(self) -> bytes:
+        """Created on first use, 0600; complete before it is linked into place (as `signing_key` does),
+        so a process racing this one reads the winner's key, never a half-written one."""
+        path = self.keys_dir / TEXT_KEY
+        if not path.exists():
+            descriptor, staged = tempfile.mkstemp(dir=self.keys_dir, prefix=".key-")  # created 0600
+            try:
+                with os.fdopen(descriptor, "w") as stream:
+                    stream.write(secrets.token_hex(32))
+                    stream.flush()
+                    os.fsync(stream.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(staged, path)
+            finally:
+                os.unlink(staged)
+        return bytes.fromhex(path.read_text().strip())
 
     def recording(self, reference: str, sha256: str) -> Recording:
         """A recording of this case (and of no other) by its sha256."""
@@ -266,8 +395,18 @@ class CaseStore:
             return list(session.scalars(select(Recording).where(Recording.case_id == case.id,
                                                                 Recording.id.not_in(done)).order_by(Recording.id)))  # fmt: skip
 
-    def store_analysis(self, reference: str, recording: Recording, analysis: Any, actor: str) -> int | None:
-        """Store an analysis; None if another process stored one for this recording and bundle first."""
+    def store_analysis(self, reference: str, recording: Recording, analysis: Any, actor: str,
+                       model_facts: dict[str, Any] | None = None) -> int | None:  # fmt: skip
+        """Store an analysis; None if another process stored one for this recording and bundle first.
+        The analysis names the sha256 of the very bytes it decoded: if those are not the recording's
+        (the file was swapped after `verified_recording` checked it), it is a RecordingIntegrityError.
+
+        The audit event that records it carries the digest of its JSON, so that a changed row is
+        detected, and `model_facts` (a `ModelFacts` as a dict), the facts of the model that made
+        it: its report describes that model, whichever model is loaded when the report is signed."""
+        if analysis.audio.sha256 != recording.sha256:
+            self._integrity_failed(actor, reference, recording.sha256, analysis.audio.sha256,
+                                   "does not match its sha256: the bytes analysed are not the bytes stored")  # fmt: skip
         try:
             with self.transaction() as session:
                 row = AnalysisRow(recording_id=recording.id, registration_number=analysis.registration_number,
@@ -276,11 +415,27 @@ class CaseStore:
                                   created_at=now())  # fmt: skip
                 session.add(row)
                 session.flush()
+                facts = {"model_facts": model_facts} if model_facts is not None else {}
                 self.audit(session, actor, "analysed", reference, registration_number=analysis.registration_number,
-                           sha256=recording.sha256, status=analysis.status)  # fmt: skip
+                           sha256=recording.sha256, status=analysis.status, analysis_sha256=digest(row.data),
+                           **facts)  # fmt: skip
                 return row.id
         except IntegrityError:
             return None
+
+    def analysis_records(self, reference: str) -> dict[str, dict[str, Any]]:
+        """The details of the audit events that recorded the case's analyses, by registration
+        number: each analysis's digest and the facts of the model that made it."""
+        with self._sessions.begin() as session:
+            return _analysis_records(session, reference)
+
+    def audit_tip(self) -> dict[str, Any] | None:
+        """The chain's last committed event, as a report's signature carries it; None: no events."""
+        with self._sessions.begin() as session:
+            row = session.execute(
+                select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+            ).first()
+        return None if row is None else {"event": row.id, "hash": row.hash}
 
     def without_report(self, reference: str) -> list[tuple[AnalysisRow, Recording]]:
         with self.transaction() as session:
@@ -317,9 +472,11 @@ class CaseStore:
         """Everything to show one report again. Not audited: the caller audits the view it serves."""
         with self.transaction() as session:
             analysis, report, recording = self._report_row(session, reference, registration_number)
+            record = _analysis_records(session, reference).get(analysis.registration_number)
             return ReportParts(analysis.registration_number, report.pdf, analysis.data,
                                self.pseudonym(session, self.case(session, reference)),
-                               recording.recorded_at.isoformat(timespec="seconds"), report.model_facts)  # fmt: skip
+                               recording.recorded_at.isoformat(timespec="seconds"), report.model_facts,
+                               analysis_problem(analysis, recording.sha256, record))  # fmt: skip
 
     def _report_row(self, session: Session, reference: str, registration_number: str | None):
         case = self.case(session, reference)
@@ -336,11 +493,13 @@ class CaseStore:
     # ---- viewing, feedback, erasure -----------------------------------------------------------------
     def show(self, reference: str, actor: str, with_identity: bool = False) -> dict[str, Any]:
         """The case as its caseworker sees it: recordings, every analysis with all its probabilities,
-        its quality verdict and the feedback on it. Every view is audited."""
+        its quality verdict and the feedback on it, and whether it is the analysis that was stored
+        (an analysis changed since is shown NOT VALID, without its figures). Every view is audited."""
         with self.transaction() as session:
             case = self.case(session, reference)
             pseudonym = self.pseudonym(session, case)
             recordings = session.scalars(select(Recording).where(Recording.case_id == case.id).order_by(Recording.id))
+            records = _analysis_records(session, reference)
             assignee = session.get(User, case.assigned_to) if case.assigned_to else None
             result = {"reference": case.reference, "status": case.status, "pseudonym": pseudonym,
                       "created_at": case.created_at.isoformat(), "assigned_to": assignee and assignee.name,
@@ -353,7 +512,8 @@ class CaseStore:
                     "sha256": recording.sha256, "codec": recording.codec, "container": recording.container,
                     "duration_s": round(recording.duration_s, 2), "recorded_by": recording.recorded_by,
                     "recorded_at": recording.recorded_at.isoformat(),
-                    "analyses": [_analysis_summary(session, a, report_id is not None) for a, report_id in analyses],
+                    "analyses": [_shown(session, a, report_id is not None, recording.sha256,
+                                        records.get(a.registration_number)) for a, report_id in analyses],
                 })  # fmt: skip
             if with_identity:
                 identity = session.get(Identity, pseudonym)
@@ -366,7 +526,8 @@ class CaseStore:
     def add_feedback(self, registration_number: str, author: str, role: str, agrees: bool | None,
                      linguist_outcome: str | None, comment: str | None, reference: str | None = None) -> None:  # fmt: skip
         """Record a caseworker's or linguist's judgement of a result. With `reference`, the analysis
-        must belong to that case. The comment is stored, never copied into the audit log."""
+        must belong to that case. The comment and the outcome are free text: stored, erased with the
+        identity, and never copied into the audit log (which keeps the row and their keyed digests)."""
         with self.transaction() as session:
             analysis = session.scalar(select(AnalysisRow).where(AnalysisRow.registration_number == registration_number))
             recording = analysis and session.get(Recording, analysis.recording_id)
@@ -374,22 +535,71 @@ class CaseStore:
             if case is None or reference not in (None, case.reference):
                 raise CaseError(f"no analysis {registration_number!r}" + (f" in case {reference}" if reference else ""))
             reference = case.reference
-            session.add(Feedback(analysis_id=analysis.id, author=author, role=role, agrees=agrees,
-                                 linguist_outcome=linguist_outcome, comment=comment, created_at=now()))  # fmt: skip
+            row = Feedback(analysis_id=analysis.id, author=author, role=role, agrees=agrees,
+                           linguist_outcome=linguist_outcome, comment=comment, created_at=now())  # fmt: skip
+            session.add(row)
+            session.flush()
             self.audit(session, author, "feedback given", reference, registration_number=registration_number,
-                       agrees=agrees)  # fmt: skip
+                       agrees=agrees, feedback=row.id, comment_hmac=self.text_digest(comment),
+                       linguist_outcome_hmac=self.text_digest(linguist_outcome))  # fmt: skip
 
     def erase_identity(self, reference: str, actor: str) -> str:
-        """Delete the identity-map entry: the case, analyses and reports stay, now anonymous."""
+        """Delete the identity-map entry and blank the case's free text (who recorded, feedback
+        comments and outcomes, which may name the subject): the case, analyses and reports stay,
+        now anonymous. Then overwrite the old bytes (`_overwrite_erased`). Asked again, it
+        overwrites them again and says the identity was already erased."""
         with self.transaction() as session:
             case = self.case(session, reference)
             pseudonym = self.pseudonym(session, case)
             identity = session.get(Identity, pseudonym)
-            if identity is None:
-                raise CaseError(f"case {reference}: the identity was already erased")
-            session.delete(identity)
-            self.audit(session, actor, "identity erased", reference, pseudonym=pseudonym)
+            if identity is not None:
+                session.delete(identity)
+                self.audit(session, actor, "identity erased", reference, pseudonym=pseudonym)
+                blanked = _erase_free_text(session, case)
+                if any(blanked.values()):
+                    self.audit(session, actor, "free text erased", reference, **blanked)
+        self._overwrite_erased(reference)
+        if identity is None:
+            raise CaseError(f"case {reference}: the identity was already erased")
         return pseudonym
+
+    def _overwrite_erased(self, reference: str) -> None:
+        """Make the erased bytes unreadable in the database files, as far as the back-end allows.
+
+        SQLite: every connection runs with secure_delete, so deleted and replaced content is
+        zeroed; VACUUM rebuilds the file (no free page keeps an old row) and
+        wal_checkpoint(TRUNCATE) empties the -wal file, where the old pages were logged.
+
+        PostgreSQL: the row is deleted and the free text replaced, and VACUUM FULL rewrites those
+        tables into new files. What it does not guarantee: a transaction older than the erasure
+        keeps the old row versions alive until it ends; the write-ahead log (pg_wal, and any WAL
+        archive or replica) and every backup keep the old bytes until they are recycled or
+        expire; and the file system may keep the blocks of the old table files."""
+        done = "the identity is erased; "
+        try:
+            if self.engine.dialect.name == "sqlite":
+                raw = self.engine.raw_connection()  # outside SQLAlchemy's BEGIN: VACUUM refuses a transaction
+                try:
+                    cursor = raw.cursor()
+                    cursor.execute("VACUUM")
+                    busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                finally:
+                    raw.close()
+                if busy:
+                    raise CaseError(f"{done}another process kept the case file busy, so its old bytes may remain in "
+                                    f"casefile.db-wal; stop it and run `dialectid case erase-identity {reference}` "
+                                    "again")  # fmt: skip
+            else:
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    connection.exec_driver_sql("SET lock_timeout = '60s'")  # a busy table: an error, not a hang
+                    try:
+                        for table in ("identities", "recordings", "feedback"):
+                            connection.exec_driver_sql(f"VACUUM FULL {table}")
+                    finally:
+                        connection.exec_driver_sql("RESET lock_timeout")  # the connection goes back to the pool
+        except DBAPIError as error:
+            raise CaseError(f"{done}its old bytes could not be overwritten yet ({error.orig}); run "
+                            f"`dialectid case erase-identity {reference}` again") from None  # fmt: skip
 
     def agreement_by_model(self) -> list[dict[str, Any]]:
         """Per model: how often feedback agreed with the analysis's top label (no opinion: not counted)."""
@@ -412,19 +622,41 @@ class CaseStore:
 
     # ---- the audit chain --------------------------------------------------------------------------
     def verify_audit(self) -> tuple[int, str | None]:
-        """(events checked, None) if the chain is intact, else (index, what is wrong at the first broken link)."""
+        """(events, None) if the case file is intact, else (events, what is wrong); see `check_audit`."""
+        verdict = self.check_audit()
+        return verdict.events, verdict.problem
+
+    def check_audit(self, anchors: Sequence[Path] = (), public_key: Path | None = None) -> AuditVerdict:
+        """Walk the chain link by link; check that it passes unchanged through the head signed into
+        the data home and through each of `anchors` (exported heads or signed reports kept
+        elsewhere), and that every stored analysis and report is the one its audit event recorded.
+        Names the first problem. Signatures are checked with `public_key` [the store's key]."""
+        head, anchored = None, []
+        try:
+            if public_key or anchors or self.head_path.exists():
+                public = trusted_key(self.keys_dir, public_key)
+                head = read_head(self.head_path, public)
+                anchored = [read_anchor(path, public) for path in anchors]
+        except VerificationError as error:
+            return AuditVerdict(events=0, problem=error.message)
         with self.transaction() as session:
+            self._lock_chain(session)  # nothing is appended while the rows are compared with the chain
             events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-        previous = GENESIS
-        for item in events:
-            fields = {"at": item.at, "actor": item.actor, "action": item.action, "case_reference": item.case_reference,
-                      "details": item.details, "previous_hash": item.previous_hash}  # fmt: skip
-            if item.previous_hash != previous:
-                return len(events), f"event {item.id} ({item.action}) does not follow the event before it"
-            if event_hash(fields) != item.hash:
-                return len(events), f"event {item.id} ({item.action}) was changed after it was written"
-            previous = item.hash
-        return len(events), None
+            found = walk(events, event_hash, GENESIS)
+            heads = [h for h in (head, *anchored) if h is not None]
+            problem = found.problem or next(filter(None, (head_problem(found, h) for h in heads)), None)
+            digested, undigested, problem = _check_rows(session, found) if problem is None else (0, 0, problem)
+        return AuditVerdict(len(events), problem, head, anchored, digested, undigested)
+
+    def export_head(self) -> bytes:
+        """The signed head file, to keep a copy where this machine cannot change it (signed now if
+        there is none yet: the chain was last written by an older version)."""
+        if not self.head_path.exists():
+            tip = self.audit_tip()
+            if tip is None:
+                raise CaseError("the audit log is empty: there is no head to export yet")
+            self._sign_head(tip["event"], tip["hash"])
+        return self.head_path.read_bytes()
 
     def events(self, reference: str | None = None) -> list[dict[str, Any]]:
         with self.transaction() as session:
@@ -433,6 +665,50 @@ class CaseStore:
                 query = query.where(AuditEvent.case_reference == reference)
             return [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "case": e.case_reference,
                      "details": e.details} for e in session.scalars(query)]  # fmt: skip
+
+
+def _analysis_records(session: Session, reference: str) -> dict[str, dict[str, Any]]:
+    events = session.scalars(select(AuditEvent.details).where(AuditEvent.case_reference == reference,
+                                                              AuditEvent.action == "analysed").order_by(AuditEvent.id))  # fmt: skip
+    records: dict[str, dict[str, Any]] = {}
+    for details in events:
+        records.setdefault(details.get("registration_number"), details)
+    return records
+
+
+def _shown(session: Session, analysis: AnalysisRow, has_report: bool, recording_sha256: str,
+           record: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """An analysis's summary and whether it is the analysis that was stored (`integrity`). One that
+    is not keeps only what identifies it: figures from a changed row are not shown."""
+    problem = analysis_problem(analysis, recording_sha256, record)
+    if problem is None:
+        return {**_analysis_summary(session, analysis, has_report), "integrity": integrity_status(record, None)}
+    return {"registration_number": analysis.registration_number, "status": "not_valid", "top_label": None,
+            "top_probability": None, "model": analysis.model_id, "report": has_report,
+            "created_at": analysis.created_at.isoformat(), "speech_s": None, "probabilities": [],
+            "quality": {"status": None, "flags": [], "reasons": []}, "feedback": [],
+            "integrity": integrity_status(record, problem)}  # fmt: skip
+
+
+def _check_rows(session: Session, found: Walk) -> tuple[int, int, str | None]:
+    """Every analysis and report against the event that recorded it: (analyses checked against
+    their digest, analyses stored before digests were recorded, the first problem)."""
+    query = select(AnalysisRow, Recording.sha256).join(Recording, Recording.id == AnalysisRow.recording_id)
+    digested = undigested = 0
+    for analysis, recording_sha256 in session.execute(query.order_by(AnalysisRow.id).execution_options(yield_per=100)):
+        record = found.analysed.get(analysis.registration_number)
+        problem = analysis_problem(analysis, recording_sha256, record)
+        if problem:
+            return digested, undigested, problem
+        digested, undigested = (
+            (digested + 1, undigested) if record.get("analysis_sha256") else (digested, undigested + 1)
+        )
+    query = select(AnalysisRow.registration_number, Report.pdf).join(Report, Report.analysis_id == AnalysisRow.id)
+    for number, pdf in session.execute(query.order_by(Report.id).execution_options(yield_per=20)):
+        if hashlib.sha256(pdf).hexdigest() != found.attached.get(number):
+            return digested, undigested, (f"the report of analysis {number} is not the one attached to it (its "
+                                          "sha256 differs from the audit event that recorded it)")  # fmt: skip
+    return digested, undigested, None
 
 
 def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool) -> dict[str, Any]:
@@ -445,6 +721,21 @@ def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool)
             "quality": {k: data["quality"].get(k) for k in ("status", "flags", "reasons")},
             "feedback": [{"author": f.author, "role": f.role, "agrees": f.agrees, "linguist_outcome": f.linguist_outcome,
                           "comment": f.comment, "created_at": f.created_at.isoformat()} for f in feedback]}  # fmt: skip
+
+
+def _erase_free_text(session: Session, case: Case) -> dict[str, list[int]]:
+    """Blank the free text of a case's recordings and feedback; the ids of the rows changed."""
+    recordings = list(session.scalars(select(Recording).where(Recording.case_id == case.id).order_by(Recording.id)))
+    for recording in recordings:
+        recording.recorded_by = ERASED
+    analyses = select(AnalysisRow.id).where(AnalysisRow.recording_id.in_([r.id for r in recordings]))
+    feedback = list(session.scalars(select(Feedback).where(Feedback.analysis_id.in_(analyses)).order_by(Feedback.id)))
+    for row in feedback:
+        row.comment = row.comment and ERASED
+        row.linguist_outcome = row.linguist_outcome and ERASED
+    session.flush()
+    return {"recordings": [r.id for r in recordings],
+            "feedback": [f.id for f in feedback if f.comment or f.linguist_outcome]}  # fmt: skip
 
 
 def event_hash(fields: dict[str, Any]) -> str:

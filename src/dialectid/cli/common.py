@@ -68,9 +68,15 @@ def progress_bar(total: int, description: str) -> Iterator[Callable[[], None]]:
 
 
 def case_store():
-    """The case file in DIALECTID_HOME (or at DIALECTID_DATABASE_URL)."""
+    """The case file in DIALECTID_HOME (or at DIALECTID_DATABASE_URL), once the home is private:
+    what is open to other users is closed, and said in one line; a home that cannot be closed
+    (another user owns it) is refused."""
     from dialectid.casefile import CaseStore
+    from dialectid.paths import home, make_private
 
+    changed = make_private(home())
+    if changed:
+        err.print(f"warning: {changed}", markup=False)
     return CaseStore()
 
 

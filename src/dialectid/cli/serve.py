@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 from pathlib import Path
 from typing import Annotated
@@ -22,24 +21,58 @@ def serve(
         Path | None, typer.Option("--model", "-m", help="Model bundle for new analyses (default: models/lid-accurate).")
     ] = None,
     upload_limit_mb: Annotated[float, typer.Option(min=0.1, help="Largest recording an analyst may upload.")] = 100.0,
-    secure_cookies: Annotated[bool, typer.Option(help="Send cookies over HTTPS only (behind a TLS proxy).")] = False,
+    secure_cookies: Annotated[bool, typer.Option(help="Send cookies over HTTPS only, and HSTS.")] = False,
+    behind_proxy: Annotated[
+        bool,
+        typer.Option(
+            help="Behind a TLS proxy: secure cookies and HSTS; the client address (for the login "
+            "throttle) is the last one in X-Forwarded-For."
+        ),
+    ] = False,
 ) -> None:
     """Run the web view over the case file (FastAPI with uvicorn).
 
     Caseworkers read reports, analysts upload recordings, admins manage users and assignments.
 
     Add the first admin with `dialectid users add NAME --role admin`."""
+    from dialectid.web import WebSettings
+
+    settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy)
+    run_server(case_store(), model, host, port, settings)
+
+
+def run_server(store, model: Path | None, host: str, port: int, settings=None) -> None:
+    """Serve the web view over `store` until Ctrl-C (also for `dialectid demo`)."""
     import uvicorn
 
     from dialectid.web import WebSettings, create_app
+    from dialectid.web.logsafe import log_config
 
+    settings = settings or WebSettings()
     _check_can_listen(host, port)
-    app = create_app(case_store(), model, WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies))
-    if not secure_cookies and not _loopback(host):
-        err.print(f"warning: serving on {host} without --secure-cookies; put the server behind HTTPS", markup=False)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(store, model, settings)
+    if warning := transport_warning(host, settings.behind_proxy, settings.secure_cookies):
+        err.print(warning, markup=False)
+    # Every record, uvicorn's too, goes through a formatter that writes control characters out.
     # uvicorn's own access log would record query strings; dialectid's middleware logs paths only.
-    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="info")
+    # X-Forwarded-For is left to the app, which trusts it only --behind-proxy.
+    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_config=log_config(),
+                proxy_headers=False)  # fmt: skip
+
+
+def transport_warning(host: str, behind_proxy: bool, secure_cookies: bool) -> str | None:
+    """What an operator should hear about plain HTTP before the server starts; None if nothing."""
+    where = f"{host} (not this machine only)"
+    if behind_proxy:
+        return None if _loopback(host) else (f"warning: --behind-proxy on {where}: anyone who reaches the port "
+                                             "can write X-Forwarded-For; let only the proxy reach it")  # fmt: skip
+    if not _loopback(host):
+        return (f"warning: serving plain HTTP on {where}: passwords and session cookies cross the network in clear "
+                "text; put a TLS proxy in front and start with --behind-proxy")  # fmt: skip
+    if secure_cookies:
+        return None
+    return (f"warning: serving plain HTTP on {host}; if a TLS proxy forwards to it, start with --behind-proxy "
+            "(Secure cookies, HSTS, the client's address from X-Forwarded-For)")  # fmt: skip
 
 
 def _check_can_listen(host: str, port: int) -> None:

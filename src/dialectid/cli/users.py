@@ -21,8 +21,9 @@ def _accounts():
     return Accounts(case_store())
 
 
-def _new_password_hash() -> str:
-    """Prompted twice on a terminal; otherwise the first line of standard input (for scripts)."""
+def _new_password_hash(name: str, role: str) -> str:
+    """Prompted twice on a terminal; otherwise the first line of standard input (for scripts).
+    Checked against the rules for `role` (`dialectid.web.passwords.check_new_password`)."""
     from dialectid.web.passwords import PasswordError, hash_password
 
     if sys.stdin.isatty():
@@ -31,7 +32,7 @@ def _new_password_hash() -> str:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise PasswordError("no password on standard input; pipe it in or run the command in a terminal")
-    return hash_password(password)
+    return hash_password(password, role, name)
 
 
 @app.command("add")
@@ -40,22 +41,23 @@ def add(
     name: Annotated[str, typer.Argument(help="Login name (letters, digits, '.', '_', '@', '-').")],
     role: Annotated[str, typer.Option(help="caseworker, analyst or admin.")],
 ) -> None:
-    """Add a user; the password is prompted for, or read from standard input."""
+    """Add a user; the password is prompted for, or read from standard input (12 characters or
+    more, 16 for an admin; no control characters; not a common password)."""
     from dialectid.casefile.accounts import check_role, check_user_name
 
     check_user_name(name)  # before the prompt: a typo in the name should not cost a password
     check_role(role)
-    account = _accounts().add(name, role, _new_password_hash(), local_actor())
+    account = _accounts().add(name, role, _new_password_hash(name, role), local_actor())
     out.print(f"added {account.role} {account.name}", markup=False)
 
 
 @app.command("set-password")
 @user_errors
 def set_password(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
-    """Set a user's password (prompted or from standard input); ends their sessions and lifts a lockout."""
+    """Set a user's password (prompted or from standard input); ends their sessions."""
     accounts = _accounts()
-    accounts.by_name(name)
-    accounts.set_password(name, _new_password_hash(), local_actor())
+    role = accounts.by_name(name).role
+    accounts.set_password(name, _new_password_hash(name, role), local_actor())
     out.print(f"password of {name} set", markup=False)
 
 
@@ -68,10 +70,10 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print_json(users)
         return
     table = Table()
-    for heading in ("name", "role", "active", "cases", "locked until"):
+    for heading in ("name", "role", "active", "cases"):
         table.add_column(heading)
     for u in users:
-        table.add_row(u["name"], u["role"], "yes" if u["active"] else "no", str(u["cases"]), u["locked_until"] or "")
+        table.add_row(u["name"], u["role"], "yes" if u["active"] else "no", str(u["cases"]))
     out.print(table)
 
 
@@ -86,7 +88,7 @@ def deactivate(name: Annotated[str, typer.Argument(help="Login name.")]) -> None
 @app.command("activate")
 @user_errors
 def activate(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
-    """Let a user log in again; also lifts a lockout after failed logins."""
+    """Let a user log in again."""
     _accounts().set_active(name, True, local_actor())
     out.print(f"{name} activated", markup=False)
 

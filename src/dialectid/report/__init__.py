@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from dialectid.report.content import NOTICE, TITLE, ReportContent, build_content
 from dialectid.report.context import ModelFacts, ReportContext
-from dialectid.report.signing import SignatureInfo, VerificationError, sign_pdf, signing_key, trusted_key, verify_pdf
+from dialectid.report.signing import (
+    SignatureInfo,
+    VerificationError,
+    binding_problem,
+    report_binding,
+    sign_pdf,
+    signing_key,
+    trusted_key,
+    verify_pdf,
+)
 
 __all__ = ["NOTICE", "TITLE", "ModelFacts", "ReportContent", "ReportContext", "SignatureInfo", "VerificationError",
-           "build_content", "render", "sign_pdf", "signing_key", "trusted_key", "verify_pdf"]  # fmt: skip
+           "binding_problem", "build_content", "render", "report_binding", "sign_pdf", "signing_key", "trusted_key",
+           "verify_pdf"]  # fmt: skip
 
 
 def render(analysis, context: ReportContext, fmt: str = "pdf"):

@@ -14,7 +14,7 @@ __all__ = ["ROLES", "add_user", "assign", "set_active"]
 
 def add_user(web: WebContext, user: Principal, name: str, role: str, password: str) -> Account:
     try:
-        return web.accounts.add(name.strip(), role, hash_password(password), user.name)
+        return web.accounts.add(name.strip(), role, hash_password(password, role, name.strip()), user.name)
     except (CaseError, PasswordError) as error:
         raise WebError(error.message) from None
 

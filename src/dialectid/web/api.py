@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from dialectid.web import admin, auth, views
+from dialectid.web import admin, auth, uploads, views
 from dialectid.web.api_models import (
     AgreementOut,
     AssignmentIn,
@@ -27,21 +27,24 @@ from dialectid.web.api_models import (
 )
 from dialectid.web.context import Web
 from dialectid.web.pages_auth import set_session_cookie
-from dialectid.web.pages_cases import RecordedBy, Upload
 from dialectid.web.responses import pdf_response, recording_response
 from dialectid.web.sessions import SESSION_COOKIE
 
 router = APIRouter(prefix="/api")
 Changes = [Depends(auth.api_csrf)]
 PDF = {200: {"content": {"application/pdf": {}}, "description": "the signed PDF"}}
+TOO_MANY = {429: {"description": "too many attempts from this client or user; see Retry-After"}}
+TRY_LATER = TOO_MANY | {503: {"description": "too many logins being checked at once; see Retry-After"}}
 AUDIO = {200: {"content": {"audio/*": {}}, "description": "the original recording, unchanged"}}
 
 
 # ---- session ------------------------------------------------------------------------------------
-@router.post("/session", tags=["session"])
-def log_in(body: LoginIn, web: Web, response: Response) -> SessionOut:
-    """Log in: sets the session cookie and returns the CSRF token for later calls."""
-    token, account = auth.login(web, body.name.strip(), body.password)
+@router.post("/session", tags=["session"], responses=TRY_LATER)
+def log_in(request: Request, body: LoginIn, web: Web, response: Response) -> SessionOut:
+    """Log in: sets the session cookie and returns the CSRF token for later calls. After failed
+    logins a client is told to wait (429), and while many logins are being checked at once the
+    server answers 503; both say when to try again in `Retry-After`."""
+    token, account = auth.login(web, body.name.strip(), body.password, auth.client_of(request, web))
     set_session_cookie(response, web, token)
     return SessionOut(name=account.name, role=account.role, csrf_token=web.signer.csrf(token))
 
@@ -59,9 +62,9 @@ def log_out(web: Web, user: auth.User) -> Response:
     return response
 
 
-@router.get("/openapi.json", tags=["session"])
-def openapi_document(request: Request, user: auth.User) -> JSONResponse:
-    """This API's OpenAPI document (for logged-in users only)."""
+@router.get("/openapi.json", tags=["admin"])
+def openapi_document(request: Request, user: auth.Admin) -> JSONResponse:
+    """This API's OpenAPI document (for admins only: it lists every route, the admins' too)."""
     return JSONResponse(request.app.openapi())
 
 
@@ -109,12 +112,13 @@ def post_feedback(request: Request, web: Web, user: auth.Caseworker, reference: 
     return Response(status_code=204)
 
 
-@router.post("/cases/{reference}/recordings", tags=["analyses"], status_code=202, dependencies=Changes)
-def post_recording(
-    request: Request, web: Web, user: auth.Analyst, reference: str, recording: Upload, recorded_by: RecordedBy = ""
-) -> UploadOut:
-    """Store a recording (content-addressed) and start its analysis in the background."""
-    facts, job = views.register_upload(web, user, reference, recording.file, recorded_by, request.url.path)
+@router.post("/cases/{reference}/recordings", tags=["analyses"], status_code=202, dependencies=Changes,
+             openapi_extra=uploads.OPENAPI_BODY, responses=TOO_MANY)  # fmt: skip
+async def post_recording(request: Request, web: Web, user: auth.Analyst, reference: str) -> UploadOut:
+    """Store a recording (content-addressed) and start its analysis in the background. The session,
+    the role and the CSRF header are checked before the body is read; an analyst may start a few
+    uploads a minute and have a few recordings waiting for analysis (429 past either)."""
+    facts, job = await uploads.receive_upload(request, web, user, reference, form_token=False)
     return UploadOut(**facts, job=job.to_dict())
 
 
@@ -144,7 +148,7 @@ def add_user(web: Web, user: auth.Admin, body: UserIn) -> UserOut:
 
 @router.patch("/users/{name}", tags=["admin"], dependencies=Changes)
 def change_user(web: Web, user: auth.Admin, name: str, body: UserPatch) -> UserOut:
-    """Deactivate (ends the user's sessions) or activate (also lifts a lockout) a user."""
+    """Deactivate (ends the user's sessions) or activate a user."""
     account = admin.set_active(web, user, name, body.active)
     return UserOut(id=account.id, name=account.name, role=account.role, active=account.active)
 

@@ -53,6 +53,13 @@ class Signature(BaseModel):
     key_id: str | None
 
 
+class Integrity(BaseModel):
+    valid: bool = Field(
+        description="false: the stored analysis was changed since it was stored; its figures are withheld"
+    )
+    message: str
+
+
 class AnalysisOut(BaseModel):
     registration_number: str
     status: str
@@ -66,6 +73,7 @@ class AnalysisOut(BaseModel):
     quality: Quality
     feedback: list[FeedbackOut]
     signature: Signature | None
+    integrity: Integrity
 
 
 class RecordingOut(BaseModel):
@@ -115,8 +123,9 @@ class AuditEventOut(BaseModel):
 class ReportOut(BaseModel):
     registration_number: str
     signature: Signature
-    report: dict[str, Any] = Field(description="what the report says, section by section")
-    analysis: Analysis = Field(description="the Analysis the report was made from")
+    report: dict[str, Any] | None = Field(description="what the report says, section by section; null when the "
+                                          "signature is NOT VALID for what the case file holds")  # fmt: skip
+    analysis: Analysis | None = Field(description="the Analysis the report was made from; null when NOT VALID")
 
 
 class FeedbackIn(BaseModel):
@@ -145,7 +154,6 @@ class UserOut(BaseModel):
     role: Role
     active: bool
     cases: int = 0
-    locked_until: str | None = None
 
 
 class UserPatch(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,16 +13,24 @@ from dialectid.casefile import CaseStore
 from dialectid.casefile.accounts import Accounts
 from dialectid.models.bundle import Bundle, load_model
 from dialectid.version import __version__
-from dialectid.web import api, pages_admin, pages_auth, pages_cases
+from dialectid.web import api, pages_admin, pages_auth, pages_cases, pages_workflow
+from dialectid.web.auditing import route_words
 from dialectid.web.context import WebContext
 from dialectid.web.handlers import install_error_handlers
 from dialectid.web.jobs import AnalysisJobs
+from dialectid.web.limits import Guards
 from dialectid.web.middleware import AccessLog, BodyLimit, ErrorBoundary, SecurityHeaders
 from dialectid.web.sessions import CookieSigner, session_secret
 from dialectid.web.settings import WebSettings
-from dialectid.web.views import upload_too_large
+from dialectid.web.uploads import upload_too_large
 
-ROUTERS = (pages_auth.router, pages_cases.router, pages_admin.router, api.router)  # every route of the app
+ROUTERS = (
+    pages_auth.router,
+    pages_cases.router,
+    pages_workflow.router,
+    pages_admin.router,
+    api.router,
+)  # every route of the app
 DESCRIPTION = ("The caseworkers' view of the dialectid case file. Log in with `POST /api/session`; the "
                "session cookie then authenticates every call, and calls that change something also send the "
                "`csrf_token` from that answer in an `X-CSRF-Token` header.")  # fmt: skip
@@ -39,16 +48,19 @@ def create_app(store: CaseStore | None = None, model: Path | Bundle | None = Non
     store = store or CaseStore()
     bundle = model if isinstance(model, Bundle) else load_model(model or default_model_path())
     settings = settings or WebSettings()
+    words = route_words([route.path for router in ROUTERS for route in router.routes])
     web = WebContext(store, Accounts(store), settings, CookieSigner(session_secret(store.keys_dir)), bundle,
-                     AnalysisJobs(store, bundle))  # fmt: skip
+                     AnalysisJobs(store, bundle), Guards.of(settings, words))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        web.jobs.run()  # takes up the jobs a stopped or crashed server left in the queue
         yield
-        web.jobs.shutdown()
+        await asyncio.to_thread(web.jobs.shutdown)  # waits for the analysis in hand, off the event loop
+        await asyncio.to_thread(web.guards.audit.flush)  # the final counts of repeated failures and refusals
 
     # The interactive docs pages load scripts from a CDN, which the CSP (and the network) forbid;
-    # the OpenAPI document itself is served to logged-in users by `api.openapi_document`.
+    # the OpenAPI document itself is served to admins by `api.openapi_document`.
     app = FastAPI(title="dialectid web view", version=__version__, description=DESCRIPTION, docs_url=None,
                   redoc_url=None, openapi_url=None, lifespan=lifespan)  # fmt: skip
     app.state.web = web
@@ -58,8 +70,8 @@ def create_app(store: CaseStore | None = None, model: Path | Bundle | None = Non
     install_error_handlers(app)
     # add_middleware wraps what is there: the last added runs first on the way in.
     app.add_middleware(BodyLimit, upload_limit=settings.upload_limit_bytes, form_limit=settings.form_limit_bytes,
-                       message=lambda: upload_too_large(web))  # fmt: skip
+                       message=lambda: upload_too_large(settings))  # fmt: skip
     app.add_middleware(ErrorBoundary)
-    app.add_middleware(SecurityHeaders, https_only=settings.secure_cookies)
+    app.add_middleware(SecurityHeaders, https_only=settings.https)
     app.add_middleware(AccessLog)
     return app

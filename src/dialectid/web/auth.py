@@ -7,16 +7,17 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
 
-from dialectid.casefile.accounts import Account
-from dialectid.casefile.store import CaseError, now
+from dialectid.casefile.accounts import ANONYMOUS, Account
+from dialectid.casefile.store import CaseError
 from dialectid.web import passwords
+from dialectid.web.auditing import NOT_A_REFERENCE, case_reference, path_shape
 from dialectid.web.context import WebContext, web_context
-from dialectid.web.errors import CSRF_MESSAGE, Forbidden, Locked, NotAuthenticated, NotFound, WebError
+from dialectid.web.errors import CSRF_MESSAGE, Forbidden, NotAuthenticated, NotFound, WebError
+from dialectid.web.limits import client_address
 from dialectid.web.sessions import SESSION_COOKIE, new_token, token_hash
 
 WRONG_LOGIN = "wrong user name or password"
@@ -41,30 +42,37 @@ class Principal:
 
 
 # ---- logging in ---------------------------------------------------------------------------------
-def login(web: WebContext, name: str, password: str) -> tuple[str, Account]:
-    """Check the credentials; returns a new session token and the account. Wrong credentials raise
-    `WebError` with one message for every cause, a locked account raises `Locked`."""
-    found = web.accounts.credentials(name) if name else None
-    account, stored = found if found else (None, None)
-    if account is None or not account.active:
-        passwords.spend_equal_time(password)
-        web.accounts.login_failed(None, web.settings.max_failed_logins, web.settings.lockout)
+def login(web: WebContext, name: str, password: str, client: str) -> tuple[str, Account]:
+    """Check the credentials of a login from address `client`; returns a new session token and the
+    account. Every wrong login raises `WebError` with one message, whatever the cause; a client
+    that failed too often is told to wait (`Throttled`), and when too many logins are being
+    checked at once the server says so (`Busy`). Both come before the name is even looked up, so
+    they answer alike for names that exist and names that do not; so does the time taken, since a
+    name that does not exist is checked against a dummy hash made with the same parameters."""
+    guards = web.guards
+    guards.logins.check(name, client)
+    with guards.hashing.turn():
+        found = web.accounts.credentials(name) if name else None
+        account = found[0] if found and found[0].active else None
+        right = passwords.check_password(found[1] if account else passwords.dummy_hash(), password)
+        upgraded = passwords.upgraded_hash(found[1], password) if account and right else None
+    if account is None or not right:
+        guards.logins.failed(name, client)
+        actor = account.name if account else ANONYMOUS
+        guards.audit.note(("login failed", actor, client),
+                          lambda attempts, since: web.accounts.login_failed(account, attempts, client, since))  # fmt: skip
         raise WebError(WRONG_LOGIN)
-    if account.locked_until and account.locked_until > now():
-        raise Locked(_locked_message(account.locked_until))
-    if not passwords.check_password(stored, password):
-        locked = web.accounts.login_failed(account, web.settings.max_failed_logins, web.settings.lockout)
-        raise Locked(_locked_message(locked)) if locked else WebError(WRONG_LOGIN)
-    if upgraded := passwords.upgraded_hash(stored, password):
+    guards.logins.succeeded(name, client)
+    if upgraded:
         web.accounts.rehash(account.id, upgraded)
     token = new_token()
     web.accounts.open_session(account, token_hash(token), web.settings.session_lifetime)
     return token, account
 
 
-def _locked_message(until: datetime) -> str:
-    return (f"too many failed logins: the account is locked until {until:%H:%M} UTC; "
-            "an administrator can unlock it sooner")  # fmt: skip
+def client_of(request: Request, web: WebContext) -> str:
+    """The address the login throttle keys on (behind a proxy: from X-Forwarded-For)."""
+    return client_address(request.scope, web.settings.behind_proxy)
 
 
 # ---- dependencies -------------------------------------------------------------------------------
@@ -86,7 +94,10 @@ def require(*roles: str):
 
     def check(request: Request, user: User, web: Annotated[WebContext, Depends(web_context)]) -> Principal:
         if user.role not in roles:
-            web.store.record(user.name, "access denied", None, path=request.url.path[:200], role=user.role)
+            shape = path_shape(request.url.path, web.guards.route_words)
+            web.guards.audit.note(("access denied", user.name, None, shape),
+                                  lambda attempts, since: web.store.record(user.name, "access denied", None, path=shape,
+                                                                           role=user.role, **_repeated(attempts, since)))  # fmt: skip
             raise Forbidden(f"a {user.role} may not do this; it needs the role {' or '.join(roles)}")
         return user
 
@@ -125,8 +136,17 @@ def open_case(web: WebContext, user: Principal, reference: str, path: str) -> No
         assignee, exists = None, False
     if exists and (user.role != "caseworker" or assignee == user.account.id):
         return
-    requested = reference if _REFERENCE.fullmatch(reference) else "(not a case reference)"
-    web.store.record(user.name, "access denied", reference if exists else None,
-                     path=path.replace(reference, requested)[:200],
-                     requested=requested, reason="not assigned to this user" if exists else "no such case")  # fmt: skip
-    raise NotFound(f"no case {requested} among the cases you may see")
+    # The row takes no text from the URL: the route's own words, and a reference of the right form.
+    # Repeats are counted, not written one by one (`auditing.AuditAggregator`).
+    case, shape = reference if exists else None, path_shape(path, web.guards.route_words)
+    reason = "not assigned to this user" if exists else "no such case"
+    web.guards.audit.note(("access denied", user.name, case, shape, reason),
+                          lambda attempts, since: web.store.record(user.name, "access denied", case, path=shape,
+                                                                   requested=case_reference(reference), reason=reason,
+                                                                   **_repeated(attempts, since)))  # fmt: skip
+    shown = reference if _REFERENCE.fullmatch(reference) else NOT_A_REFERENCE
+    raise NotFound(f"no case {shown} among the cases you may see")
+
+
+def _repeated(attempts: int, since: str | None) -> dict[str, int | str]:
+    return {"attempts": attempts} | ({"since": since} if since else {})

@@ -11,6 +11,7 @@ from dialectid.casefile import CaseStore
 from dialectid.casefile.accounts import Accounts
 from dialectid.models.bundle import Bundle
 from dialectid.web.jobs import AnalysisJobs
+from dialectid.web.limits import Guards
 from dialectid.web.sessions import CookieSigner
 from dialectid.web.settings import WebSettings
 
@@ -23,6 +24,7 @@ class WebContext:
     signer: CookieSigner
     bundle: Bundle  # the model new analyses use
     jobs: AnalysisJobs
+    guards: Guards  # throttles, quotas and the aggregated audit of refusals
 
 
 def web_context(request: Request) -> WebContext:

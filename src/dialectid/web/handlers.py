@@ -17,18 +17,20 @@ from dialectid.web.middleware import is_api
 _HTTP_MESSAGES = {404: "no such page", 405: "this address does not accept that method"}
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
+def error_response(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     if is_api(request.url.path):
-        return JSONResponse({"detail": message}, status_code=status)
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
     from dialectid.web.templating import page
 
-    return page(request, "error.html.j2", None, status=status, message=message, status_code=status)
+    response = page(request, "error.html.j2", None, status=status, message=message, status_code=status)
+    response.headers.update(headers or {})
+    return response
 
 
 async def _web_error(request: Request, error: WebError) -> Response:
     if isinstance(error, NotAuthenticated) and not is_api(request.url.path):
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return error_response(request, error.status, error.message)
+    return error_response(request, error.status, error.message, error.headers)
 
 
 async def _http_error(request: Request, error: HTTPException) -> Response:

@@ -1,131 +1,154 @@
 """Analyses started from the web run in a background thread, one at a time, so that a request
 returns at once and the page can show their progress.
 
-One worker is enough and keeps memory bounded: scoring already uses every core it is given, and
-`analyse_case` is crash-safe (a job lost in a restart is finished by the next one on that case).
-Jobs live in memory: the results themselves are in the case file, a job only says how far it got.
+The jobs are kept in the case file (`casefile.jobqueue`): a queued job survives a restart, a job
+whose server crashed is taken up again once its lease runs out, and several server processes over
+one case file share the work. Each server has one worker thread that polls the queue (and is woken
+at once for its own jobs): scoring already uses every core it is given, and one job at a time
+keeps memory bounded. A job only says how far it got; the results are in the case file, and
+`analyse_case` is crash-safe (a second run finds the recordings the first one analysed).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from dialectid.casefile import CaseStore
+from dialectid.casefile.jobqueue import LEASE, MAX_ATTEMPTS, Job, JobQueue
 from dialectid.errors import DialectidError
 from dialectid.models.bundle import Bundle
 
+__all__ = ["AnalysisJobs", "Job"]
+
 log = logging.getLogger("dialectid.web.jobs")
-KEEP_FINISHED = 500  # finished jobs remembered for the pages; older ones are forgotten
+POLL_S = 2.0  # how often an idle worker looks for jobs queued by other servers
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass
-class Job:
-    id: str
-    case_reference: str
-    started_by: str
-    state: str = "queued"  # queued | running | done | failed
-    stage: str = "waiting for the analyses before it"
-    done: int = 0
-    total: int = 0
-    message: str = ""
-    analysed: list[str] = field(default_factory=list)
-    created_at: str = field(default_factory=_now)
-    finished_at: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed")
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "finished": self.finished}
+def worker_name() -> str:
+    """Names the lease holder in the table, for whoever looks at a stuck job: host, pid, a nonce."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class AnalysisJobs:
-    """Queue `analyse_case` runs and report on them. Thread-safe."""
+    """Queue `analyse_case` runs, run them in a worker thread and report on them. Thread-safe."""
 
-    def __init__(self, store: CaseStore, bundle: Bundle) -> None:
-        self.store, self.bundle = store, bundle
-        self._jobs: dict[str, Job] = {}
+    def __init__(self, store: CaseStore, bundle: Bundle, lease: timedelta = LEASE, max_attempts: int = MAX_ATTEMPTS,
+                 poll_s: float = POLL_S) -> None:  # fmt: skip
+        self.store, self.bundle, self.poll_s = store, bundle, poll_s
+        self.queue = JobQueue(store, lease, max_attempts)
+        self.owner = worker_name()
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None  # started with the first job, again after a shutdown
+        self._worker: threading.Thread | None = None  # started by `run`, again after a shutdown
+        self._stop = threading.Event()  # the running worker's; each worker gets its own
+        self._wake = threading.Event()
+
+    def run(self) -> None:
+        """Start the worker thread, unless it runs already. It first puts the jobs of stopped or
+        crashed servers back in the queue, then takes jobs until `shutdown`."""
+        with self._lock:
+            if self._worker is not None and self._worker.is_alive():
+                return
+            self._stop = threading.Event()
+            # A daemon, so that an app nobody shuts down (a test's) never keeps the process alive;
+            # `shutdown` waits for the job in hand, and a job cut off by an exit is taken up again.
+            self._worker = threading.Thread(target=self._work, args=(self._stop,), name="dialectid-analysis",
+                                            daemon=True)  # fmt: skip
+            self._worker.start()
 
     def start(self, reference: str, actor: str) -> Job:
-        """Queue an analysis of the case's unanalysed recordings. A job of this case still in the
-        queue will see them too, so it is returned instead of a duplicate; a running one may have
-        listed the recordings already, so a new job follows it."""
-        with self._lock:
-            for job in self._jobs.values():
-                if job.case_reference == reference and job.state == "queued":
-                    return job
-            job = Job(secrets.token_urlsafe(12), reference, actor)
-            self._jobs[job.id] = job
-            self._forget_old()
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialectid-analysis")
-            self._executor.submit(self._run, job)
+        """Queue an analysis of the case's unanalysed recordings (or return the case's job that is
+        still queued, which will see them too) and make sure a worker takes it."""
+        job = self.queue.enqueue(reference, actor, self.bundle.sha256)
+        self.run()
+        self._wake.set()
         return job
 
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            return None if job is None else Job(**asdict(job))  # a copy: the worker keeps writing
+        return self.queue.get(job_id)
 
     def for_case(self, reference: str) -> list[Job]:
         """The case's jobs, newest first."""
-        with self._lock:
-            jobs = [Job(**asdict(j)) for j in self._jobs.values() if j.case_reference == reference]
-        return jobs[::-1]  # the dict keeps the order jobs were started in
+        return self.queue.for_case(reference)
 
     def shutdown(self) -> None:
-        """Stop taking jobs; queued ones are dropped (their recordings stay pending), a running one
-        finishes in its thread."""
+        """Stop taking jobs and wait for the one in hand; queued jobs stay queued for the next
+        server (or another one running now)."""
         with self._lock:
-            executor, self._executor = self._executor, None
-            for job in self._jobs.values():
-                if job.state == "queued":
-                    job.state, job.stage, job.message = "failed", "finished", "the server stopped before it began"
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            worker, self._worker = self._worker, None
+            self._stop.set()
+            self._wake.set()
+        if worker is not None:
+            worker.join()
+
+    def _work(self, stop: threading.Event) -> None:
+        try:
+            self.queue.requeue_expired()
+        except Exception:  # the database may be back by the next poll
+            log.exception("could not requeue the jobs of stopped servers")
+        while not stop.is_set():
+            try:
+                job = self.queue.claim(self.owner, self.bundle.sha256)
+            except Exception:  # a worker outlives a database that is away for a while
+                log.exception("could not take a job from the queue; trying again in %g s", self.poll_s)
+                job = None
+            if job is None:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+                continue
+            try:
+                self._run(job)
+            except Exception:  # recording the end failed: the lease runs out and the job is taken again
+                log.exception("job %s: could not record how it ended", job.id)
 
     def _run(self, job: Job) -> None:
         from dialectid.casefile.workflow import analyse_case
 
-        self._update(job, state="running", stage="loading the recordings")
+        finished = threading.Event()
+        heartbeat = threading.Thread(target=self._renew, args=(job.id, finished), daemon=True,
+                                     name="dialectid-analysis-lease")  # fmt: skip
+        heartbeat.start()
         try:
             outcome = analyse_case(self.store, job.case_reference, self.bundle, job.started_by,
-                                   progress=lambda done, total, stage: self._update(job, done=done, total=total,
-                                                                                    stage=stage))  # fmt: skip
+                                   progress=lambda done, total, stage: self._progress(job.id, done, total, stage))  # fmt: skip
         except DialectidError as error:
-            self._finish(job, "failed", error.message)
+            self._finish(job, "failed", error.message, [])
             return
         except Exception:  # a bug, not the user's doing: logged in full, the page gets one line
             log.exception("analysis job %s on case %s failed", job.id, job.case_reference)
-            self._finish(job, "failed", "internal error during the analysis; the server log has the details")
+            self._finish(job, "failed", "internal error during the analysis; the server log has the details", [])
             return
-        self._update(job, analysed=outcome.analysed)
+        finally:
+            finished.set()
+            heartbeat.join()
         if outcome.failed:
-            self._finish(job, "failed", "; ".join(outcome.failed))
+            self._finish(job, "failed", "; ".join(outcome.failed), outcome.analysed)
         else:
-            self._finish(job, "done", f"{len(outcome.analysed)} analysed, {len(outcome.reports)} reports attached")
+            summary = f"{len(outcome.analysed)} analysed, {len(outcome.reports)} reports attached"
+            self._finish(job, "done", summary, outcome.analysed)
 
-    def _update(self, job: Job, **changes) -> None:
-        with self._lock:
-            for key, value in changes.items():
-                setattr(job, key, value)
+    def _renew(self, job_id: str, finished: threading.Event) -> None:
+        """Renew the lease every third of its length until the job is finished; a scoring step
+        can take longer than a lease, so the progress reports alone would not do."""
+        while not finished.wait(self.queue.lease.total_seconds() / 3):
+            try:
+                if not self.queue.renew(job_id, self.owner):
+                    log.warning("job %s: the lease ran out and the job went back to the queue", job_id)
+                    return
+            except Exception:  # tried again at the next beat, while the lease lasts
+                log.exception("job %s: could not renew the lease", job_id)
 
-    def _finish(self, job: Job, state: str, message: str) -> None:
-        self._update(job, state=state, message=message, stage="finished", finished_at=_now())
+    def _progress(self, job_id: str, done: int, total: int, stage: str) -> None:
+        try:
+            self.queue.renew(job_id, self.owner, done=done, total=total, stage=stage[:200])
+        except Exception:  # progress is for the page; the analysis goes on without it
+            log.exception("job %s: could not record its progress", job_id)
 
-    def _forget_old(self) -> None:
-        finished = [j for j in self._jobs.values() if j.finished]
-        for job in finished[: max(0, len(finished) - KEEP_FINISHED)]:  # oldest first
-            del self._jobs[job.id]
+    def _finish(self, job: Job, state: str, message: str, analysed: list[str]) -> None:
+        if not self.queue.finish(job.id, self.owner, state, message, analysed):
+            log.warning("job %s finished here (%s) after its lease ran out; the run that took it over reports",
+                        job.id, state)  # fmt: skip

@@ -1,7 +1,8 @@
 """ASGI middleware around the whole app: security headers on every response, a cap on request
 bodies, an access log that never records a query string (the only place a user could type
-something that is not a reference into a URL), and a boundary that turns an unexpected exception
-into a one-line 500 (logged in full on the server, never shown to the user)."""
+something that is not a reference into a URL) and writes control characters out (`logsafe`), and
+a boundary that turns an unexpected exception into a one-line 500 (logged in full on the server,
+never shown to the user)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 
 from dialectid.web.errors import TooLarge
+from dialectid.web.logsafe import escape
 
 access_log = logging.getLogger("dialectid.web.access")
 log = logging.getLogger("dialectid.web")
@@ -61,7 +63,8 @@ class SecurityHeaders:
 class BodyLimit:
     """Refuse request bodies over the limit: uploads get `upload_limit` (plus the multipart
     framing), everything else `form_limit`. A declared Content-Length over the limit is refused
-    before a byte is read; a body sent without one is counted as it arrives."""
+    before a byte is read; a body sent without one is counted as it arrives. An upload answered
+    before its body was read to the end (refused) closes the connection, so that its sender stops."""
 
     def __init__(self, app, upload_limit: int, form_limit: int, message: Callable[[], str]) -> None:
         self.app, self.upload_limit, self.form_limit, self.message = app, upload_limit, form_limit, message
@@ -75,17 +78,23 @@ class BodyLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await send_plain_error(scope, send, TooLarge.status, message, close=True)
-        received = 0
+        received, complete = 0, False
 
         async def counted():
-            nonlocal received
+            nonlocal received, complete
             event = await receive()
             received += len(event.get("body", b""))
+            complete = complete or not event.get("more_body", False)
             if received > limit:  # FastAPI lets an HTTPException from here through to the app's handler
                 raise HTTPException(TooLarge.status, message)
             return event
 
-        await self.app(scope, counted, send)
+        async def closing(event) -> None:
+            if upload and event["type"] == "http.response.start" and not complete:
+                event = {**event, "headers": [*event.get("headers", []), (b"connection", b"close")]}
+            await send(event)
+
+        await self.app(scope, counted, closing)
 
 
 def is_api(path: str) -> bool:
@@ -129,7 +138,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, seen)
         finally:
-            access_log.info("%s %s %d %.0f ms", scope["method"], scope["path"], status,
+            access_log.info("%s %s %d %.0f ms", escape(scope["method"]), escape(scope["path"]), status,
                             1000 * (time.perf_counter() - started))  # fmt: skip
 
 
@@ -153,7 +162,7 @@ class ErrorBoundary:
         try:
             await self.app(scope, receive, tracked)
         except Exception:
-            log.exception("%s %s failed", scope["method"], scope["path"])
+            log.exception("%s %s failed", escape(scope["method"]), escape(scope["path"]))
             if started:
                 raise
             await send_plain_error(scope, send, 500, INTERNAL)

@@ -29,7 +29,7 @@ def safe_next(target: str | None) -> str:
 
 def set_session_cookie(response: Response, web: WebContext, token: str) -> None:
     response.set_cookie(SESSION_COOKIE, web.signer.cookie(token), max_age=int(web.settings.session_lifetime.total_seconds()),
-                        httponly=True, samesite="strict", secure=web.settings.secure_cookies, path="/")  # fmt: skip
+                        httponly=True, samesite="strict", secure=web.settings.https, path="/")  # fmt: skip
 
 
 def _login_form(request: Request, web: WebContext, next_page: str, message: str | None = None,
@@ -39,7 +39,7 @@ def _login_form(request: Request, web: WebContext, next_page: str, message: str 
     response = page(request, "login.html.j2", None, status=status, login_csrf=web.signer.csrf(nonce, "login"),
                     next_page=safe_next(next_page), message=message)  # fmt: skip
     response.set_cookie(LOGIN_COOKIE, nonce, max_age=LOGIN_COOKIE_SECONDS, httponly=True, samesite="strict",
-                        secure=web.settings.secure_cookies, path="/login")  # fmt: skip
+                        secure=web.settings.https, path="/login")  # fmt: skip
     return response
 
 
@@ -60,9 +60,11 @@ def login_submit(
     if not web.signer.csrf_ok(request.cookies.get(LOGIN_COOKIE), csrf_token, "login"):
         return _login_form(request, web, next, CSRF_MESSAGE, status=403)
     try:
-        token, _ = auth.login(web, name.strip(), password)
+        token, _ = auth.login(web, name.strip(), password, auth.client_of(request, web))
     except WebError as error:
-        return _login_form(request, web, next, error.message, status=error.status)
+        refused = _login_form(request, web, next, error.message, status=error.status)
+        refused.headers.update(error.headers)  # Retry-After, when told to wait
+        return refused
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, web, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")

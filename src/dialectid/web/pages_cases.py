@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from dialectid.web import auth, views
+from dialectid.web import auth, uploads, views
 from dialectid.web.context import Web
 from dialectid.web.errors import WebError
 from dialectid.web.responses import pdf_response, recording_response
 from dialectid.web.templating import page
 
 router = APIRouter(include_in_schema=False)
-Upload = Annotated[UploadFile, File(description="The recording; its name is never used.")]
-RecordedBy = Annotated[str, Form(description="Who made the recording [you].")]
 DONE = {"feedback": "Your feedback was saved and written to the audit trail.",
-        "upload": "The recording was stored; its analysis is running.", "analysis": "The analysis was started."}  # fmt: skip
+        "upload": "The recording was stored; its analysis is running.", "analysis": "The analysis was started.",
+        "opened": "The case was opened. From now on it shows only its reference and the pseudonym.",
+        "status": "The status was changed and written to the audit trail.",
+        "assigned": "The case was assigned and the assignment written to the audit trail."}  # fmt: skip
 
 
 @router.get("/")
@@ -103,11 +104,10 @@ def feedback(
     return RedirectResponse(f"/cases/{reference}?done=feedback", status_code=303)
 
 
-@router.post("/cases/{reference}/recordings", dependencies=[Depends(auth.form_csrf)])
-def upload(
-    request: Request, web: Web, user: auth.Analyst, reference: str, recording: Upload, recorded_by: RecordedBy = ""
-) -> Response:
-    views.register_upload(web, user, reference, recording.file, recorded_by, request.url.path)
+@router.post("/cases/{reference}/recordings")
+async def upload(request: Request, web: Web, user: auth.Analyst, reference: str) -> Response:
+    """The form's first field is its CSRF token, checked before the file is read (`uploads`)."""
+    await uploads.receive_upload(request, web, user, reference, form_token=True)
     return RedirectResponse(f"/cases/{reference}?done=upload", status_code=303)
 
 

@@ -3,20 +3,27 @@ HTML or JSON. Every function that shows a case checks access first and audits th
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from dialectid.audio import AudioError
+from markupsafe import Markup
+
 from dialectid.audio.formats import MEDIA_TYPES
-from dialectid.casefile.store import CaseError
-from dialectid.report import ModelFacts, ReportContext, VerificationError, render, trusted_key, verify_pdf
+from dialectid.casefile.store import CaseError, ReportParts
+from dialectid.report import (
+    ModelFacts,
+    ReportContext,
+    VerificationError,
+    binding_problem,
+    render,
+    trusted_key,
+    verify_pdf,
+)
 from dialectid.scoring import Analysis
 from dialectid.web.auth import Principal, open_case
 from dialectid.web.context import WebContext
-from dialectid.web.errors import NotAudio, NotFound, TooLarge, WebError
+from dialectid.web.errors import NotFound, WebError
 from dialectid.web.jobs import Job
 
 AGREEMENT = {"agree": True, "disagree": False, "unsure": None}
@@ -47,14 +54,36 @@ def case_view(web: WebContext, user: Principal, reference: str, path: str) -> di
 
 
 def signature_status(web: WebContext, reference: str, number: str) -> dict[str, Any]:
-    """Whether the stored PDF still carries a valid signature by this case file's key."""
-    pdf = web.store.report_parts(reference, number).pdf
+    """Whether the stored PDF still carries a valid signature by this case file's key, and whether
+    what the pages rebuild the report from (the stored analysis, case details and model facts) is
+    what was signed."""
+    return _checked_report(web, reference, number)[2]
+
+
+def _checked_report(web: WebContext, reference: str, number: str) -> tuple[ReportParts, ReportContext, dict[str, Any]]:
+    """The report's stored parts, the context they give, and the signature's status over them."""
+    parts = _report_parts(web, reference, number)
+    stored = parts.model_facts is not None
     try:
-        info = verify_pdf(pdf, trusted_key(web.store.keys_dir), f"report {number}")
+        facts = ModelFacts(**parts.model_facts) if stored else _facts_without_bundle(parts.analysis)
+    except TypeError:
+        facts, stored = _facts_without_bundle(parts.analysis), True  # unknown fields: cannot match the signature
+    context = ReportContext(reference, parts.pseudonym, parts.recorded_at, facts)
+    try:
+        info = verify_pdf(parts.pdf, trusted_key(web.store.keys_dir), f"report {number}")
     except VerificationError as error:
-        return {"valid": False, "message": f"NOT VALID: {error.message}", "signed_at": None, "key_id": None}
-    return {"valid": True, "message": f"valid: signed {info.signed_at} with key {info.key_id}",
-            "signed_at": info.signed_at, "key_id": info.key_id}  # fmt: skip
+        return parts, context, _not_valid(error.message)
+    problem = parts.integrity or binding_problem(info, parts.analysis, context, model_stored=stored)
+    if problem:
+        return parts, context, _not_valid(f"report {number}: {problem}")
+    unbound = "" if info.analysis_sha256 else (" (signed before reports bound what they show: the view below is "
+                                               "rebuilt from the case file; the PDF is the signed report)")  # fmt: skip
+    return parts, context, {"valid": True, "message": f"valid: signed {info.signed_at} with key {info.key_id}{unbound}",
+                            "signed_at": info.signed_at, "key_id": info.key_id}  # fmt: skip
+
+
+def _not_valid(problem: str) -> dict[str, Any]:
+    return {"valid": False, "message": f"NOT VALID: {problem}", "signed_at": None, "key_id": None}
 
 
 def audit_trail(web: WebContext, user: Principal, reference: str, path: str) -> list[dict[str, Any]]:
@@ -66,15 +95,19 @@ def audit_trail(web: WebContext, user: Principal, reference: str, path: str) -> 
 
 # ---- reports and recordings -----------------------------------------------------------------------
 def report_rendering(web: WebContext, user: Principal, reference: str, number: str, path: str, fmt: str):
-    """The report as an HTML fragment or a JSON-ready dict, built from what its signed PDF was
-    built from: the stored analysis, the case context and the model facts (audited)."""
+    """The report as an HTML fragment or a JSON-ready dict, rebuilt from what its signed PDF was
+    rendered from (the stored analysis, the case details and the model facts) once the signature
+    vouches for them; otherwise a notice (JSON: no report, no analysis), never figures the
+    signature does not cover (audited)."""
     open_case(web, user, reference, path)
-    parts = _report_parts(web, reference, number)
-    facts = ModelFacts(**parts.model_facts) if parts.model_facts else _facts_without_bundle(parts.analysis)
-    context = ReportContext(reference, parts.pseudonym, parts.recorded_at, facts)
-    rendered = render(Analysis.from_dict(parts.analysis), context, fmt)
+    parts, context, status = _checked_report(web, reference, number)
     web.store.record(user.name, "report viewed", reference, registration_number=number, format=fmt)
-    return rendered
+    if not status["valid"]:
+        if fmt == "json":
+            return {"analysis": None, "report": None}
+        return Markup('<p class="signature invalid">{} The report is not shown here: what the case file holds for '
+                      "it is not what was signed.</p>").format(status["message"])  # fmt: skip
+    return render(Analysis.from_dict(parts.analysis), context, fmt)
 
 
 def report_pdf(web: WebContext, user: Principal, reference: str, number: str, path: str, download: bool) -> bytes:
@@ -112,7 +145,8 @@ def recording_file(web: WebContext, user: Principal, reference: str, sha256: str
         raise NotFound(f"case {reference} has no such recording") from None
     if first_request:
         web.store.record(user.name, "recording played", reference, sha256=recording.sha256)
-    return web.store.recording_path(recording.sha256), MEDIA_TYPES.get(recording.container, "application/octet-stream")
+    stored = web.store.verified_recording(reference, recording.sha256, user.name)  # a changed file is not served
+    return stored, MEDIA_TYPES.get(recording.container, "application/octet-stream")
 
 
 # ---- feedback ----------------------------------------------------------------------------------
@@ -132,60 +166,20 @@ def give_feedback(web: WebContext, user: Principal, reference: str, number: str,
         raise NotFound(f"case {reference} has no analysis {number}") from None
 
 
-# ---- uploads and analyses -------------------------------------------------------------------------
-def register_upload(web: WebContext, user: Principal, reference: str, upload: BinaryIO, recorded_by: str | None,
-                    path: str) -> tuple[dict[str, Any], Job]:  # fmt: skip
-    """Store an uploaded recording under its sha256 (its file name is never used) and start its
-    analysis. The content decides whether it is audio, not the name or the declared type."""
-    open_case(web, user, reference, path)
-    recorded_by = (recorded_by or "").strip() or user.name
-    if len(recorded_by) > 120:
-        raise WebError("'recorded by' may have 120 characters")
-    spooled = _spool(web, upload)
-    try:
-        facts = web.store.add_recording(reference, spooled, recorded_by, user.name)
-    except AudioError as error:
-        raise NotAudio(f"the upload is not a recording dialectid can use: {error.problem}; {error.advice}") from None
-    except CaseError as error:
-        raise WebError(error.message.replace(str(spooled), "the upload")) from None
-    finally:
-        spooled.unlink(missing_ok=True)
-    return facts, web.jobs.start(reference, user.name)
-
-
-def _spool(web: WebContext, upload: BinaryIO) -> Path:
-    """Copy the upload into a private temporary file, refusing it past the size limit."""
-    limit = web.settings.upload_limit_bytes
-    folder = web.store.root / "uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, delete=False) as spooled:
-        copied = 0
-        while chunk := upload.read(1024 * 1024):
-            copied += len(chunk)
-            if copied > limit:
-                spooled.close()
-                os.unlink(spooled.name)
-                raise TooLarge(upload_too_large(web))
-            spooled.write(chunk)
-    if copied == 0:
-        os.unlink(spooled.name)
-        raise WebError("the upload is empty; choose a recording to upload")
-    return Path(spooled.name)
-
-
-def upload_too_large(web: WebContext) -> str:
-    return (f"the upload is larger than the limit of {web.settings.upload_limit_mb:g} MB; "
-            "compress the recording or ask an administrator to raise the limit")  # fmt: skip
-
-
+# ---- analyses (uploads: `uploads`) ---------------------------------------------------------------
 def start_analysis(web: WebContext, user: Principal, reference: str, path: str) -> Job:
     open_case(web, user, reference, path)
     return web.jobs.start(reference, user.name)
 
 
 def job_status(web: WebContext, user: Principal, job_id: str, path: str) -> Job:
+    """A job of a case the user may see; another case's job gets the same answer as no job at all."""
+    missing = NotFound("no such analysis job; it finished long ago or the server was restarted")
     job = web.jobs.get(job_id)
     if job is None:
-        raise NotFound("no such analysis job; it finished long ago or the server was restarted")
-    open_case(web, user, job.case_reference, path)
+        raise missing
+    try:
+        open_case(web, user, job.case_reference, path)  # audits the refusal
+    except NotFound:
+        raise missing from None
     return job
