@@ -135,3 +135,20 @@ def _train_toy(manifests, folder, model, **sections):
 
     path = write_config(folder / "config.yaml", manifests, model, folder / "runs", **sections)
     return train(load_config(path, TrainConfig)).bundle
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> tuple[Path, dict[str, str], str]:
+    """`dialectid demo --no-serve` run once, as a new user would: (its folder, the printed log-ins,
+    its standard error)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("demo") / "demo-home"
+    result = subprocess.run([sys.executable, "-m", "dialectid", "demo", "--no-serve", "--home", str(folder)],
+                            capture_output=True, text=True, timeout=600, env=os.environ.copy())  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("log-ins (shown once; --rebuild makes new ones):")[1].splitlines()[1:]
+    logins = dict(line.split() for line in lines if line.startswith("  "))
+    return folder, logins, result.stderr

@@ -150,3 +150,82 @@ def test_an_analyst_uploads_a_recording_and_sees_its_analysis_arrive(page, serve
     expect(page.locator("#analysis-progress")).to_have_count(0)
     expect(page.locator("article.analysis")).to_have_count(2)
     expect(page.locator("section.recording", has_text="officer 12").locator("p.signature.valid")).to_have_count(1)
+
+
+# ---- the demo (issue #18) ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_server(demo_home):
+    """`dialectid demo --no-serve`'s case file, served as `dialectid demo` serves it."""
+    from dialectid.casefile import CaseStore
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(CaseStore(root=demo_home[0])), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+def demo_log_in(page, base: str, name: str, password: str) -> None:
+    page.goto(base + "/")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(base + "/cases")
+
+
+def test_the_demo_caseworker_reads_a_report_and_gives_feedback(page, demo_server, demo_home):
+    from playwright.sync_api import expect
+
+    _, logins, _ = demo_home
+    demo_log_in(page, demo_server, "ben.caseworker", logins["ben.caseworker"])
+    expect(page.locator("table.list tbody tr")).to_have_count(2)  # Ben's two cases, by pseudonym
+    page.click("table.list tbody tr >> nth=0 >> a")
+    expect(page.locator("article.analysis").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "demo-case.png"), full_page=True)
+    answered = page.locator("article.analysis", has=page.locator(".top-label")).first
+    number = answered.locator(".regno").inner_text()
+    answered.locator("text=Read the report").click()
+    expect(page.locator("section.report")).to_contain_text(number)
+    page.screenshot(path=str(SCREENSHOTS / "demo-report.png"), full_page=True)
+    page.go_back()
+    form = page.locator("form.feedback-form", has=page.locator(f"input[value='{number}']"))
+    form.locator("input[name=agreement][value=disagree]").check()
+    form.locator("text=Save feedback").click()
+    expect(page.locator("p.done")).to_contain_text("Your feedback was saved")
+    page.click("text=How to read an analysis")
+    expect(page.locator("h1")).to_have_text("How to read an analysis")
+    page.screenshot(path=str(SCREENSHOTS / "demo-walkthrough.png"), full_page=True)
+
+
+def test_the_demo_analyst_opens_a_case_uploads_and_sees_it_analysed(page, demo_server, demo_home):
+    from playwright.sync_api import expect
+
+    _, logins, _ = demo_home
+    demo_log_in(page, demo_server, "demo-analyst", logins["demo-analyst"])
+    page.click("text=Open a case")
+    page.fill("input[name=name]", "Nadia Testperson")
+    page.fill("input[name=date_of_birth]", "1995-05-05")
+    page.fill("input[name=claimed_origin]", "Damascus")
+    page.screenshot(path=str(SCREENSHOTS / "demo-open-case.png"), full_page=True)
+    page.click("text=Open the case")
+    expect(page.locator("p.done")).to_contain_text("The case was opened")
+    assert "Nadia" not in page.content()
+    page.set_input_files("input[name=recording]", str(Path(__file__).resolve().parents[1] / "datasets" / "samples"
+                                                      / "ar-voxlingua.wav"))  # fmt: skip
+    page.click("text=Upload and analyse")
+    expect(page.locator(".job-outcome")).to_contain_text("Last analysis finished", timeout=120_000)
+    expect(page.locator("article.analysis")).to_have_count(1)
+    expect(page.locator("p.signature.valid")).to_have_count(1)
+    page.select_option("form.case-status select[name=status]", "analysed")
+    page.click("text=Change the status")
+    expect(page.locator("p.done:not(.job-outcome)")).to_contain_text("The status was changed")

@@ -6,6 +6,7 @@ import typer
 
 from dialectid.cli import case as case_cmd
 from dialectid.cli import data as data_cmd
+from dialectid.cli import demo as demo_cmd
 from dialectid.cli import doctor as doctor_cmd
 from dialectid.cli import features as features_cmd
 from dialectid.cli import inspect as inspect_cmd
@@ -34,6 +35,7 @@ app.add_typer(case_cmd.audit_app, name="audit")
 app.add_typer(case_cmd.report_app, name="report")
 app.command("serve")(serve_cmd.serve)
 app.command("doctor")(doctor_cmd.doctor)
+app.command("demo")(demo_cmd.demo)
 app.add_typer(users_cmd.app, name="users")
 
 
@@ -43,4 +45,9 @@ def _root() -> None:
 
 
 def main() -> None:
+    import os
+
+    from dialectid.paths import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)  # the data home, reports and results: readable by this user alone
     app()

@@ -1,0 +1,115 @@
+"""`dialectid demo`: a self-contained case file to see what a caseworker sees.
+
+It builds a demo data home (never the user's real DIALECTID_HOME): four accounts with random
+passwords, four cases with fictitious subjects, the bundled sample recordings analysed with the
+default model and their signed reports attached, and some feedback already given. The web view
+then serves it on 127.0.0.1. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dialectid.errors import DialectidError
+from dialectid.paths import home
+from dialectid.version import __version__
+
+MARKER = "DEMO.json"
+SAMPLES = Path(__file__).resolve().parents[2] / "datasets" / "samples"
+ACCOUNTS = (("demo-admin", "admin"), ("demo-analyst", "analyst"), ("anna.caseworker", "caseworker"),
+            ("ben.caseworker", "caseworker"))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """A fictitious subject (never a real person), who works on it, what was recorded."""
+
+    name: str
+    date_of_birth: str
+    claimed_origin: str
+    caseworker: str
+    recordings: tuple[str, ...]
+    status: str = "analysed"
+
+
+CASES = (
+    DemoCase("Maria Beispiel", "1990-01-01", "Bogotá (fictitious)", "anna.caseworker",
+             ("es-CO-vm-options.gsm", "telephone-en.wav")),
+    DemoCase("Karim Mustermann", "1985-06-15", "Aleppo (fictitious)", "anna.caseworker",
+             ("ar-voxlingua.wav", "tr-voxlingua.wav")),
+    DemoCase("Dariush Platzhalter", "1979-11-30", "Herat (fictitious)", "ben.caseworker",
+             ("fa-voxlingua.wav", "ur-voxlingua.wav")),
+    DemoCase("Claire Exemple", "2001-03-21", "Lyon (fictitious)", "ben.caseworker",
+             ("fr-FR-vm-options.gsm", "it-IT-vm-options.wav", "fr-FR-too-short.gsm"), status="open"),
+)  # fmt: skip
+
+
+class DemoError(DialectidError):
+    """The demo home cannot be built or reused where it was asked for."""
+
+
+@dataclass(frozen=True)
+class Demo:
+    folder: Path
+    logins: dict[str, str]  # name -> password; empty when an existing demo was reused
+    cases: list[str]
+
+
+def prepare(folder: Path, model: Path, rebuild: bool = False, say: Callable[[str], None] = lambda _: None) -> Demo:
+    """The demo home in `folder`: reused when it is one and `rebuild` is not set, else built anew."""
+    folder = folder.resolve()
+    if folder == home().resolve() or home().resolve().is_relative_to(folder):
+        raise DemoError(f"{folder}: is (or holds) your real data home; choose another --home for the demo")
+    marker = folder / MARKER
+    if folder.exists() and any(folder.iterdir()) and not marker.is_file():
+        raise DemoError(f"{folder}: exists and is not a demo home; choose another --home")
+    if marker.is_file() and not rebuild:
+        cases = json.loads(marker.read_text())["cases"]
+        say(f"reusing the demo in {folder} (--rebuild makes a new one with new passwords)")
+        return Demo(folder, {}, cases)
+    if folder.exists():
+        shutil.rmtree(folder)
+    return _build(folder, model, say)
+
+
+def _build(folder: Path, model: Path, say: Callable[[str], None]) -> Demo:
+    from dialectid.casefile import CaseStore
+    from dialectid.casefile.accounts import Accounts
+    from dialectid.casefile.workflow import analyse_case
+    from dialectid.models.bundle import load_model
+    from dialectid.web.passwords import hash_password
+
+    folder.mkdir(parents=True, mode=0o700)
+    store = CaseStore(root=folder)
+    actor = "dialectid demo"
+    logins = {name: secrets.token_urlsafe(15) for name, _ in ACCOUNTS}
+    accounts = Accounts(store)
+    for name, role in ACCOUNTS:
+        accounts.add(name, role, hash_password(logins[name], role, name), actor)
+    bundle = load_model(str(model))
+    references = []
+    for number, case in enumerate(CASES, start=1):
+        say(f"case {number} of {len(CASES)}: adding and analysing {len(case.recordings)} recordings")
+        reference = store.new_case(case.name, case.date_of_birth, case.claimed_origin, "demo-analyst").reference
+        store.assign(reference, case.caseworker, "demo-admin")
+        for sample in case.recordings:
+            store.add_recording(reference, SAMPLES / sample, "demo recording", "demo-analyst")
+        analyse_case(store, reference, bundle, "demo-analyst")
+        references.append(reference)
+    _give_feedback(store, references[0], "anna.caseworker")
+    (folder / MARKER).write_text(json.dumps({"version": __version__, "cases": references,
+                                             "built_at": datetime.now(UTC).isoformat(timespec="seconds")}) + "\n")  # fmt: skip
+    return Demo(folder, logins, references)
+
+
+def _give_feedback(store, reference: str, caseworker: str) -> None:
+    """The caseworker of the first case has read its first report and agreed with it."""
+    shown = store.show(reference, caseworker)
+    first = next(a for r in shown["recordings"] for a in r["analyses"] if a.get("top_label"))
+    store.add_feedback(first["registration_number"], caseworker, "caseworker", True, None, None, reference)

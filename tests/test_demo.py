@@ -1,0 +1,60 @@
+"""`dialectid demo` (issue #18): a demo home built once with fictitious cases, analysed and signed,
+reused on a second run, rebuilt on request, never the user's real data home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from dialectid.casefile import CaseStore
+from dialectid.demo import ACCOUNTS, CASES, MARKER
+
+
+def run_demo(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "dialectid", "demo", "--no-serve", *map(str, args)],
+                          capture_output=True, text=True, timeout=600, env=env or os.environ.copy())  # fmt: skip
+
+
+def test_the_demo_has_its_accounts_cases_signed_reports_and_feedback(demo_home):
+    folder, logins, _ = demo_home
+    assert set(logins) == {name for name, _ in ACCOUNTS} and all(len(p) >= 16 for p in logins.values())
+    store = CaseStore(root=folder)
+    cases = store.list_cases()
+    assert len(cases) == len(CASES)
+    shown = [store.show(c["reference"], "test") for c in cases]
+    analyses = [a for case in shown for r in case["recordings"] for a in r["analyses"]]
+    assert len(analyses) == sum(len(c.recordings) for c in CASES)
+    assert all(a["report"] for a in analyses)
+    assert {a["status"] for a in analyses} >= {"ok", "insufficient_speech"}
+    assert any(f["author"] == "anna.caseworker" for a in analyses for f in a["feedback"])
+    assert {c["assigned_to"] for c in shown} == {"anna.caseworker", "ben.caseworker"}
+    assert "Maria Beispiel" not in str(shown)
+    assert store.verify_audit()[1] is None
+    assert oct((folder / "casefile.db").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_second_run_reuses_the_demo_and_rebuild_makes_a_new_one(demo_home, tmp_path):
+    again = run_demo("--home", demo_home[0])
+    assert again.returncode == 0 and "reusing the demo" in again.stderr and "log-ins" not in again.stdout
+    folder = tmp_path / "copy"
+    shutil.copytree(demo_home[0], folder)
+    marker = (folder / MARKER).read_text()
+    rebuilt = run_demo("--home", folder, "--rebuild", "--password-file", tmp_path / "logins.txt")
+    assert rebuilt.returncode == 0 and (folder / MARKER).read_text() != marker
+    written = tmp_path / "logins.txt"
+    assert oct(written.stat().st_mode & 0o777) == "0o600" and len(written.read_text().splitlines()) == len(ACCOUNTS)
+
+
+def test_the_demo_refuses_the_real_home_and_folders_that_are_not_demos(tmp_path):
+    real = tmp_path / "real-home"
+    real.mkdir()
+    result = run_demo("--home", real, env={**os.environ, "DIALECTID_HOME": str(real)})
+    assert result.returncode == 2 and "real data home" in result.stderr and "Traceback" not in result.stderr
+    other = tmp_path / "papers"
+    other.mkdir()
+    (other / "thesis.txt").write_text("keep me")
+    result = run_demo("--home", other)
+    assert result.returncode == 2 and "not a demo home" in result.stderr
+    assert (other / "thesis.txt").read_text() == "keep me"
