@@ -58,3 +58,29 @@ def test_the_demo_refuses_the_real_home_and_folders_that_are_not_demos(tmp_path)
     result = run_demo("--home", other)
     assert result.returncode == 2 and "not a demo home" in result.stderr
     assert (other / "thesis.txt").read_text() == "keep me"
+
+
+def test_the_demo_serves_its_case_file_and_stops_cleanly_on_ctrl_c(demo_home):
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "dialectid", "demo", "--home", str(demo_home[0]), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                answer = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert answer and "Log in" in answer
+    finally:
+        server.send_signal(signal.SIGINT)
+        stdout, stderr = server.communicate(timeout=30)
+    assert server.returncode in (0, 130) and "Traceback" not in stderr, stderr
+    assert f"http://127.0.0.1:{port}/" in stdout
