@@ -46,10 +46,10 @@ import torch
 from dialectid.audio import IngestConfig, detect_speech, load_recording
 from dialectid.features import FeatureConfig
 from dialectid.features.extract import extract
-from dialectid.models.networks import ECAPA
+from dialectid.models.networks import Ecapa
 from dialectid.scoring.windows import speech_windows
 torch.set_num_threads(1)
-net = ECAPA(60, 107, channels=1024, embedding=256).eval()  # VoxLingua107's size, random weights
+net = Ecapa(60, 107, channels=1024, embedding=256).eval()  # VoxLingua107's size, random weights
 features = FeatureConfig(kind="fbank", n_mels=60)
 recording = load_recording(sys.argv[1], IngestConfig(sample_rate=16000))
 with torch.inference_mode():

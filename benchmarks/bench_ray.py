@@ -35,9 +35,9 @@ ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"
 def node(head: bool, folder: Path) -> subprocess.Popen:
     """One Ray node with one CPU, in its own process group (killing the group kills the node)."""
     ray = str(Path(sys.executable).with_name("ray"))
-    where = ["--head", "--port", str(PORT)] if head else ["--address", f"127.0.0.1:{PORT}"]
+    where = ["--head", "--port", str(PORT), "--include-dashboard=false"] if head else ["--address", f"127.0.0.1:{PORT}"]
     log = (folder / f"{'head' if head else 'worker'}-node.log").open("w")
-    process = subprocess.Popen([ray, "start", "--block", "--num-cpus", "1", "--include-dashboard=false", *where],
+    process = subprocess.Popen([ray, "start", "--block", "--num-cpus", "1", *where],
                                stdout=log, stderr=subprocess.STDOUT, env=ENV, start_new_session=True)  # fmt: skip
     time.sleep(8 if head else 6)
     return process

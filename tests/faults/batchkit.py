@@ -23,7 +23,8 @@ def voices(toy_corpus, folder: Path, count: int = 4) -> list[Path]:
 def dialectid(*args, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
     """Run the command line as a user would, bounded in time (a hang fails the test)."""
     command = [sys.executable, "-m", "dialectid", *(a if isinstance(a, bytes) else str(a) for a in args)]
-    return subprocess.run(command, capture_output=True, timeout=timeout, env=os.environ.copy(), **kwargs)
+    kwargs.setdefault("env", os.environ.copy())
+    return subprocess.run(command, capture_output=True, timeout=timeout, **kwargs)
 
 
 def start(*args) -> subprocess.Popen:

@@ -222,3 +222,36 @@ def test_json_output_is_byte_exact(clips, tmp_path):
     assert json.loads(line)["path"] == str(name)
     table = dialectid("inspect", name)
     assert ":smile:" in table.stdout.decode("utf-8") and "😄" not in table.stdout.decode("utf-8")
+
+
+@pytest.mark.slow
+def test_more_workers_than_the_cluster_has_cpus_does_not_hang(stats_bundle, clips, tmp_path):
+    """Found while measuring scale-out: --workers 2 on a one-CPU cluster waited for ever for the
+    second actor, which held half the files."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    ray = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen([ray, "start", "--block", "--head", "--num-cpus", "1", "--port", str(port),
+                             "--include-dashboard=false"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)  # fmt: skip
+    try:
+        out = tmp_path / "out.jsonl"
+        deadline, result = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            result = dialectid("score", *clips, "--model", stats_bundle, "-o", out, "--engine", "ray", "--address",
+                               f"127.0.0.1:{port}", "--workers", "3", timeout=180, env=env)  # fmt: skip
+            if result.returncode == 0:
+                break
+            time.sleep(2)  # the head node may still be starting
+        assert result.returncode == 0, result.stderr
+        assert [r["path"] for r in jsonl_rows(out)] == list(map(str, clips))
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()

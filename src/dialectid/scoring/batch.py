@@ -192,13 +192,21 @@ def ray_engine(paths: list[str], job: Job, workers: int, address: str | None) ->
         ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)  # fmt: skip
     try:
-        yield from _RayActors(job, max(1, workers)).rows(paths)
+        yield from _RayActors(job, _actors(workers)).rows(paths)
     finally:
         if started_here:
             ray.shutdown()
         if reaper is not None:
             reaper.terminate()
             reaper.wait()
+
+
+def _actors(workers: int) -> int:
+    """As many actors as asked for, but no more than the cluster has CPUs: an actor that can never
+    be placed would hold its share of the files for ever."""
+    import ray
+
+    return max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))
 
 
 class _RayActors:
