@@ -255,3 +255,14 @@ def test_more_workers_than_the_cluster_has_cpus_does_not_hang(stats_bundle, clip
     finally:
         os.killpg(head.pid, signal.SIGKILL)
         head.wait()
+
+
+@pytest.mark.slow
+def test_a_stale_ray_address_is_ignored(stats_bundle, clips, tmp_path):
+    """Found while measuring scale-out: after a killed `ray start`, `--engine ray` without --address
+    tried to join the dead cluster and ended in a ValueError traceback."""
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:9"}  # what a stale cluster leaves behind
+    local = dialectid("score", clips[0], "--model", stats_bundle, "-o", out, "--engine", "ray", env=env)
+    assert local.returncode == 0, local.stderr
+    assert [r["path"] for r in jsonl_rows(out)] == [str(clips[0])]

@@ -189,8 +189,7 @@ def ray_engine(paths: list[str], job: Job, workers: int, address: str | None) ->
         from dialectid.scoring.reaper import watch
 
         reaper = None if address else watch(os.getpid())
-        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)  # fmt: skip
+        _start_ray(address, workers)
     try:
         yield from _RayActors(job, _actors(workers)).rows(paths)
     finally:
@@ -199,6 +198,20 @@ def ray_engine(paths: list[str], job: Job, workers: int, address: str | None) ->
         if reaper is not None:
             reaper.terminate()
             reaper.wait()
+
+
+def _start_ray(address: str | None, workers: int) -> None:
+    """Connect to the cluster at `address`, or start a fresh local one (never a stale cluster that
+    `ray start` left on this machine); a failure is one line, not Ray's traceback."""
+    import ray
+
+    try:
+        ray.init(address=address or "local", num_cpus=None if address else workers, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)  # fmt: skip
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise DialectidError(f"cannot start or reach {where} ({' '.join(str(error).split())[:200]}); "
+                             "check --address and that the cluster runs") from None  # fmt: skip
 
 
 def _actors(workers: int) -> int:
@@ -231,14 +244,26 @@ class _RayActors:
         actor = self.actors[slot]
         return path, slot, actor, actor.run.remote(path)
 
+    def _replace(self, slot: int, dead) -> None:
+        """A new actor for a dead one, where the cluster has a CPU for it; otherwise (its node is
+        gone) the slot shares a surviving actor instead of waiting for a CPU that may never come."""
+        import ray
+
+        if self.actors[slot] is not dead:
+            return  # replaced already, for an earlier file
+        others = [a for a in self.actors if a is not dead]
+        if others and ray.available_resources().get("CPU", 0) < 1:
+            self.actors[slot] = others[slot % len(others)]
+        else:
+            self.actors[slot] = self.remote.remote(self.job)
+
     def _get(self, path: str, slot: int, actor, ref, retried: bool = False) -> dict[str, Any]:
         import ray
 
         try:
             return ray.get(ref)
         except ray.exceptions.RayActorError:
-            if self.actors[slot] is actor:  # not yet replaced for an earlier file
-                self.actors[slot] = self.remote.remote(self.job)
+            self._replace(slot, actor)
             if retried:
                 return error_row(path, f"{path}: {WORKER_DIED}", "WorkerDiedError", self.job.bundle_sha256)
             return self._get(*self._submit(path, slot), retried=True)
