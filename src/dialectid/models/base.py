@@ -106,3 +106,14 @@ class LidModel:
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
+    """log(sum(exp(values))) along `axis`, without overflow (numpy only: scipy.special alone costs
+    0.15 s of every scoring command's start-up).
+
+    >>> round(float(logsumexp(np.array([[1000.0, 1000.0]]), axis=1)[0]) - 1000.0, 9)  # log 2
+    0.693147181
+    """
+    top = values.max(axis=axis, keepdims=True)
+    return (top + np.log(np.exp(values - top).sum(axis=axis, keepdims=True))).squeeze(axis)

@@ -11,10 +11,9 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from scipy.special import logsumexp
 
 from dialectid.config import StrictModel
-from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax
+from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax, logsumexp
 
 
 def usable_scale(std: np.ndarray) -> np.ndarray:
