@@ -266,3 +266,11 @@ def test_a_stale_ray_address_is_ignored(stats_bundle, clips, tmp_path):
     local = dialectid("score", clips[0], "--model", stats_bundle, "-o", out, "--engine", "ray", env=env)
     assert local.returncode == 0, local.stderr
     assert [r["path"] for r in jsonl_rows(out)] == [str(clips[0])]
+
+
+def test_an_unreachable_ray_address_is_one_line_at_once(stats_bundle, clips):
+    dead = dialectid("score", clips[0], "--model", stats_bundle, "--engine", "ray", "--address", "127.0.0.1:9",
+                     timeout=60)  # fmt: skip
+    assert dead.returncode == 2 and "cannot start or reach the Ray cluster at 127.0.0.1:9" in one_line_error(
+        dead.stderr
+    )

@@ -205,12 +205,29 @@ def _start_ray(address: str | None, workers: int) -> None:
     `ray start` left on this machine); a failure is one line, not Ray's traceback."""
     import ray
 
+    if address:
+        _check_reachable(address)
     try:
         ray.init(address=address or "local", num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)  # fmt: skip
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise DialectidError(f"cannot start or reach {where} ({' '.join(str(error).split())[:200]}); "
+                             "check --address and that the cluster runs") from None  # fmt: skip
+
+
+def _check_reachable(address: str) -> None:
+    """For a host:port address, a TCP connection within 5 s: Ray itself retries an unreachable
+    cluster for minutes before it gives up."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # "auto", ray:// and other forms are Ray's to resolve
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise DialectidError(f"cannot start or reach the Ray cluster at {address} ({error.strerror or error}); "
                              "check --address and that the cluster runs") from None  # fmt: skip
 
 
