@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,28 +32,35 @@ def key_id(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def signing_key(keys_dir: Path) -> Ed25519PrivateKey:
-    """The store's signing key, created on first use (private key file mode 0600).
+def key_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The bytes of the secret at `path`, made by `make()` on first use (mode 0600).
 
-    Two processes may create it at once: each writes a complete key to a private temporary file
-    and links it into place, which only one link can win; the other reads the winner's key."""
-    private_path = keys_dir / PRIVATE
-    if not private_path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())  # fmt: skip
-        descriptor, staged = tempfile.mkstemp(dir=keys_dir, prefix=".key-")  # created 0600
+    Two processes may create it at once: each writes a complete secret to a private temporary
+    file and links it into place, which only one link can win; the other reads the winner's."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, staged = tempfile.mkstemp(dir=path.parent, prefix=".key-")  # created 0600
         try:
             with os.fdopen(descriptor, "wb") as stream:
-                stream.write(pem)
+                stream.write(make())
                 stream.flush()
                 os.fsync(stream.fileno())
             with contextlib.suppress(FileExistsError):
-                os.link(staged, private_path)
+                os.link(staged, path)
         finally:
             os.unlink(staged)
-    key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    return path.read_bytes()
+
+
+def signing_key(keys_dir: Path) -> Ed25519PrivateKey:
+    """The store's signing key, created on first use (private key file mode 0600; see `key_file`)."""
+    pem = key_file(
+        keys_dir / PRIVATE,
+        lambda: Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    key = serialization.load_pem_private_key(pem, password=None)
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     public_path = keys_dir / PUBLIC
     if not public_path.is_file() or public_path.read_bytes() != public:

@@ -51,7 +51,7 @@ from dialectid.casefile.schema import (
     User,
 )
 from dialectid.errors import DialectidError
-from dialectid.keys import VerificationError, digest, signing_key, trusted_key
+from dialectid.keys import VerificationError, digest, key_file, signing_key, trusted_key
 from dialectid.paths import file_sha256, home
 
 GENESIS = "0" * 64
@@ -361,21 +361,8 @@ class CaseStore:
         return hmac.new(self._text_key(), text.encode(), "sha256").hexdigest()
 
     def _text_key(self) -> bytes:
-        """Created on first use, 0600; complete before it is linked into place (as `signing_key` does),
-        so a process racing this one reads the winner's key, never a half-written one."""
-        path = self.keys_dir / TEXT_KEY
-        if not path.exists():
-            descriptor, staged = tempfile.mkstemp(dir=self.keys_dir, prefix=".key-")  # created 0600
-            try:
-                with os.fdopen(descriptor, "w") as stream:
-                    stream.write(secrets.token_hex(32))
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                with contextlib.suppress(FileExistsError):
-                    os.link(staged, path)
-            finally:
-                os.unlink(staged)
-        return bytes.fromhex(path.read_text().strip())
+        """Created on first use, 0600 (`keys.key_file`)."""
+        return bytes.fromhex(key_file(self.keys_dir / TEXT_KEY, lambda: secrets.token_hex(32).encode()).decode())
 
     def recording(self, reference: str, sha256: str) -> Recording:
         """A recording of this case (and of no other) by its sha256."""

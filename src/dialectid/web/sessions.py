@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from dialectid.keys import key_file
 
 SESSION_COOKIE = "dialectid_session"
 LOGIN_COOKIE = "dialectid_login"
@@ -28,18 +29,7 @@ SECRET_FILE = "web-session.key"
 def session_secret(keys_dir: Path) -> bytes:
     """The key that signs cookies, created on first use (mode 0600) beside the report-signing key,
     so that sessions survive a restart of the server."""
-    path = keys_dir / SECRET_FILE
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_bytes(32)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first: use theirs
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(descriptor, "w") as stream:
-        stream.write(secret.hex())
-    return secret
+    return bytes.fromhex(key_file(keys_dir / SECRET_FILE, lambda: secrets.token_bytes(32).hex().encode()).decode())
 
 
 def token_hash(token: str) -> str:
