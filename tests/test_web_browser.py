@@ -4,16 +4,13 @@ analysis finish. Screenshots of the case page and the report go to reports/scree
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from dialectid.web import create_app
-from webapp import PASSWORD, world_of
+from webapp import PASSWORD, serving, world_of
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,20 +30,8 @@ def world(tmp_path_factory, stats_bundle, toy_corpus):
 @pytest.fixture(scope="module")
 def server(world):
     """The app under uvicorn on a free localhost port, in a background thread."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(world.store, world.bundle), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(world.store, world.bundle)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -158,20 +143,8 @@ def demo_server(demo_home):
     """`dialectid demo --no-serve`'s case file, served as `dialectid demo` serves it."""
     from dialectid.casefile import CaseStore
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(CaseStore(root=demo_home[0])), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(CaseStore(root=demo_home[0]))) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def demo_log_in(page, base: str, name: str, password: str) -> None:
