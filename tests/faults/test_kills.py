@@ -58,7 +58,7 @@ def test_random_kills_of_the_whole_run(stats_bundle, files, tmp_path, engine):
 
 
 def _workers(root: int, engine: str) -> list[int]:
-    marker = b"ray::Worker" if engine == "ray" else b"multiprocessing"
+    marker = b"ray::Worker" if engine == "ray" else b"spawn_main"
     found = []
     for pid in descendants(root):
         try:
