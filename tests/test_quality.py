@@ -37,13 +37,15 @@ def test_short_speech_message(tmp_path, speech_clips):
                for r in row["reasons"])  # fmt: skip
 
 
-def test_noise_lowers_snr_and_is_flagged(tmp_path, long_speech):
+def test_noise_lowers_snr_and_is_flagged_but_not_refused(tmp_path, long_speech):
+    """Below 5 dB the SNR estimate used to refuse the recording, yet the shipped models were right
+    on 15 of 17 such held-out real clips: low SNR now warns (audio/config.py)."""
     rng = np.random.default_rng(0)
     speech_power = np.mean(long_speech[np.abs(long_speech) > 0.01] ** 2)
     noisy = long_speech + rng.normal(0, np.sqrt(speech_power / 10 ** (3 / 10)), len(long_speech))
     row = inspect_signal(tmp_path, (noisy / np.abs(noisy).max() * 0.5).astype(np.float32))
-    assert row["snr_db"] < 10
-    assert "snr_db" in row["flags"]
+    assert row["snr_db"] < 5
+    assert "snr_db" in row["flags"] and row["status"] == "warn"
 
 
 def test_clipping_is_flagged(tmp_path, long_speech):
