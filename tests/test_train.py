@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from dialectid.cli import app
 from dialectid.config import load_config
 from dialectid.models.bundle import CONTENT, load_model
+from dialectid.models.whisper import WHISPER_BASE_SHA256
 from dialectid.train.config import TrainConfig
 from dialectid.train.trainer import train
 from toy import write_config
@@ -57,6 +58,9 @@ def test_one_epoch_smoke(tmp_path, toy_corpus, model):
     assert "not evidence" in card
     assert ("Zero-shot: nothing in the model was trained" in card) == (model == "whisper-lid")
     assert ("may have learned voices" in card) == (model != "whisper-lid")
+    if model == "whisper-fusion":  # dev clips of three languages: the open-set detector is learned, not the default
+        assert "open-set detector learned on" in (result.run_dir / "train.log").read_text()
+        assert bundle.open_set_threshold == pytest.approx(bundle.model.detector.threshold) != 0.0
 
 
 def test_xvector_smoke(xvector_run):
@@ -90,7 +94,7 @@ def test_classical_model_fits_its_training_voices(tmp_path, toy_corpus):
 def test_whisper_backend_knows_languages_from_unseen_voices(tmp_path, toy_corpus):
     result = run(tmp_path, toy_corpus, "whisper-backend")
     assert result.metrics["accuracy"] >= 0.9
-    assert load_model(result.bundle).description["encoder"]["sha256"].startswith("905e5bf8")
+    assert load_model(result.bundle).description["encoder"]["sha256"] == WHISPER_BASE_SHA256
 
 
 @pytest.mark.parametrize("model", ["stats-logreg", "gmm"])
@@ -191,7 +195,9 @@ def test_whisper_models_refuse_another_encoder(toy_corpus):
     from dialectid.models.whisper import EncoderError, WhisperBackend
 
     model = WhisperBackend(["en", "de"], FeatureConfig(), {"encoder_sha256": "0" * 64})
-    with pytest.raises(EncoderError, match="trained on encoder sha256 000000000000, but .* has 905e5bf8336b"):
+    with pytest.raises(
+        EncoderError, match=f"trained on encoder sha256 000000000000, but .* has {WHISPER_BASE_SHA256[:12]}"
+    ):
         model.scores([np.zeros(16000, dtype=np.float32)])
 
 

