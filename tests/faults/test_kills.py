@@ -49,12 +49,32 @@ def test_random_kills_of_the_whole_run(stats_bundle, files, tmp_path, engine):
         process = start("score", *files, "--model", stats_bundle, "-o", out, *ENGINES[engine])
         wait_for_rows(out, chance.randint(written[-1] + 1, written[-1] + 10), process, limit_s=180)
         time.sleep(chance.uniform(0, 0.3))
+        workers = _workers(process.pid, engine)
         process.send_signal(signal.SIGKILL)
         process.wait()
         written.append(out.read_bytes().count(b"\n"))
+        assert _all_gone(workers, within_s=10), f"workers outlived the killed run: {workers}"
     assert all(0 < n < len(files) for n in written[1:]), f"a kill missed the middle of the run: {written}"
     rows = finish_and_check(files, out, stats_bundle, ENGINES[engine])
     assert all(r["status"] != "error" for r in rows if "call-" in r["path"])
+
+
+def _all_gone(pids: list[int], within_s: float) -> bool:
+    """Every process in `pids` has ended (a zombie counts as ended) within `within_s`."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if not any(_running(pid) for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
 def _workers(root: int, engine: str) -> list[int]:

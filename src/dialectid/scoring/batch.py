@@ -103,9 +103,24 @@ class Worker:
 _WORKER: Worker | None = None
 
 
-def _init_process(job: Job) -> None:
+def _init_process(job: Job, parent: int) -> None:
     global _WORKER  # one scorer per worker process, loaded once
+    _die_with_parent(parent)
     _WORKER = Worker(job)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the run that started it ends, however it ends (Linux's
+    PR_SET_PDEATHSIG). Without it, a run killed with SIGKILL left its workers behind for ever, each
+    holding a loaded model: they blocked in their own shutdown, on a queue that nobody read."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: nothing to ask
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the run ended before this worker asked
+        os._exit(0)
 
 
 def _run_in_process(path: str) -> dict[str, Any]:
@@ -132,7 +147,9 @@ class _ProcessPool:
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("spawn")  # no state inherited from the parent
-        return ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_process, initargs=(self.job,))
+        return ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_init_process, initargs=(self.job, os.getpid())
+        )
 
     def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
         todo, window = deque(paths), deque()
