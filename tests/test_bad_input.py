@@ -24,6 +24,7 @@ from dialectid.audio import (
     UnsupportedCodecError,
     load_recording,
 )
+from privileges import as_nobody
 
 
 def wav_bytes(tag=1, channels=1, rate=16000, bits=16, payload=b"\x00\x10" * 8000) -> bytes:
@@ -72,25 +73,15 @@ def test_no_read_permission(tmp_path):
         expect(FileAccessError, path, "no permission")
         return
     # root reads anything: try again in a child that has dropped to an unprivileged user
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
+
+    def load() -> str:
         try:
-            os.setgid(65534)
-            os.setuid(65534)
             load_recording(path)
-            verdict = "loaded"
         except FileAccessError as error:
-            verdict = error.message
-        except BaseException as error:  # report, never let the child run the rest of the suite
-            verdict = f"unexpected {type(error).__name__}: {error}"
-        os.write(write_end, verdict.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        verdict = pipe.read().decode()
-    os.waitpid(pid, 0)
+            return error.message
+        return "loaded"
+
+    verdict = as_nobody(load)
     assert "no permission" in verdict and str(path) in verdict
 
 

@@ -32,6 +32,7 @@ from dialectid.cli import app
 from dialectid.models.bundle import load_model
 from dialectid.paths import HomeError, make_private
 from dialectid.scoring import Scorer
+from privileges import as_nobody
 from test_casefile import BACKENDS, fresh_url
 from toy import concatenate
 from webapp import log_in, page_csrf, wait_for_job, world_of
@@ -39,7 +40,6 @@ from webapp import log_in, page_csrf, wait_for_job, world_of
 CLI = [sys.executable, "-c", "from dialectid.cli import main; main()"]
 NAME, DOB, ORIGIN = "Amira Haddad", "1991-03-14", "Aleppo"
 IDENTITY = json.dumps({"name": NAME, "date_of_birth": DOB, "claimed_origin": ORIGIN})
-NOBODY = 65534
 runner = CliRunner()
 
 
@@ -78,29 +78,6 @@ def new_case(home: Path, url: str | None = None) -> tuple[str, str]:
     match = re.search(r"case (C-\S+)\s+subject (S-\S+)", created.stdout)
     assert match, created.stdout
     return match.group(1), match.group(2)
-
-
-def as_nobody(action) -> str:
-    """What `action()` returns when run by uid 65534 (in a forked child; only modules already
-    imported can be used there, since the interpreter's own files are root's)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
-        try:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            verdict = action()
-        except BaseException as error:  # report, never let the child run the rest of the suite
-            verdict = f"unexpected {type(error).__name__}: {error}"
-        os.write(write_end, verdict.encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        verdict = pipe.read().decode()
-    os.waitpid(pid, 0)
-    return verdict
 
 
 def files_under(root: Path) -> list[Path]:

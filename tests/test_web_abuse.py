@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import select
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +32,7 @@ from typer.testing import CliRunner
 from audiofactory import speechlike, write
 from dialectid.casefile.accounts import Accounts
 from dialectid.web import WebSettings, create_app, passwords
-from webapp import CHEAP_HASHER, PASSWORD, cheap_passwords, page_csrf, serving, wait_for_job, world_of
+from webapp import CHEAP_HASHER, PASSWORD, cheap_passwords, page_csrf, serve_process, serving, wait_for_job, world_of
 
 MB = 1024 * 1024
 BOUNDARY = "b0undary"
@@ -348,27 +346,17 @@ def test_the_log_formatter_escapes_messages_and_indents_tracebacks():
 
 
 def test_serve_escapes_its_log_and_warns_about_plain_http(tmp_path, stats_bundle):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DIALECTID_HOME": str(tmp_path / "home")}
-    env.pop("DIALECTID_DATABASE_URL", None)
-    command = [sys.executable, "-c", "from dialectid.cli import main; main()", "serve", "--port", str(port),
-               "--model", str(stats_bundle)]  # fmt: skip
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with serve_process(tmp_path / "home", stats_bundle) as run:
         deadline, answer = time.monotonic() + 60, b""
-        while not answer and time.monotonic() < deadline and server.poll() is None:
+        while not answer and time.monotonic() < deadline and run.process.poll() is None:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                with socket.create_connection(("127.0.0.1", run.port), timeout=5) as sock:
                     sock.sendall(b"GET /x%0AFORGED-LINE%00end HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                     answer = sock.recv(4096)
             except OSError:
                 time.sleep(0.2)
         assert answer.startswith(b"HTTP/1.1 404"), answer
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0]
+    output = run.output
     assert "GET /x\\x0aFORGED-LINE\\x00end 404" in output
     assert not any(line.startswith("FORGED-LINE") for line in output.splitlines())
     assert "plain HTTP" in output and "--behind-proxy" in output

@@ -13,7 +13,7 @@ from dialectid.casefile import CaseStore
 from dialectid.casefile.accounts import Accounts
 from dialectid.cli import app
 from dialectid.web.passwords import check_password
-from webapp import cheap_passwords
+from webapp import cheap_passwords, serve_process
 
 runner = CliRunner()
 
@@ -90,31 +90,18 @@ def test_serve_refuses_bad_settings_with_one_line(home, tmp_path):
 
 
 def test_serve_runs_the_web_view(tmp_path, stats_bundle):
-    import os
-    import subprocess
-    import sys
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DIALECTID_HOME": str(tmp_path / "home")}
-    env.pop("DIALECTID_DATABASE_URL", None)
-    command = [sys.executable, "-c", "from dialectid.cli import main; main()", "serve", "--port", str(port),
-               "--model", str(stats_bundle)]  # fmt: skip
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with serve_process(tmp_path / "home", stats_bundle) as run:
         deadline, page = time.monotonic() + 60, None
-        while page is None and time.monotonic() < deadline and server.poll() is None:
+        while page is None and time.monotonic() < deadline and run.process.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login?next=/cases", timeout=5) as answer:
+                with urllib.request.urlopen(f"http://127.0.0.1:{run.port}/login?next=/cases", timeout=5) as answer:
                     page = (answer.status, answer.headers["content-security-policy"], answer.read().decode())
             except OSError:
                 time.sleep(0.2)
-        assert page is not None, server.stdout.read() if server.poll() is not None else "no answer in 60 s"
+        assert page is not None, "the server stopped" if run.process.poll() is not None else "no answer in 60 s"
         assert page[0] == 200 and "frame-ancestors 'self'" in page[1] and 'name="csrf_token"' in page[2]
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0]
+    output = run.output
     assert "GET /login 200" in output and "next=" not in output  # the access log, without the query string

@@ -130,3 +130,37 @@ def serving(app):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@dataclass
+class ServeRun:
+    """A `dialectid serve` process on `port`; `output` is its whole log once it has stopped."""
+
+    port: int
+    process: object
+    output: str = ""
+
+
+@contextlib.contextmanager
+def serve_process(home: Path, bundle: Path):
+    """`dialectid serve` as a user starts it, in its own process with a fresh home, on a free port."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DIALECTID_HOME": str(home)}
+    env.pop("DIALECTID_DATABASE_URL", None)
+    command = [sys.executable, "-c", "from dialectid.cli import main; main()", "serve", "--port", str(port),
+               "--model", str(bundle)]  # fmt: skip
+    run = ServeRun(
+        port, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    )
+    try:
+        yield run
+    finally:
+        run.process.terminate()
+        run.output = run.process.communicate(timeout=30)[0]
