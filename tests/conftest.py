@@ -127,13 +127,20 @@ def stats_bundle(toy_corpus, tmp_path_factory):
     return _train_toy(toy_corpus, tmp_path_factory.mktemp("stats"), "stats-logreg", features=features)
 
 
-def _train_toy(manifests, folder, model, **sections):
+@pytest.fixture(scope="session")
+def network_bundle(toy_corpus, tmp_path_factory):
+    """A small ECAPA-TDNN on the toy corpus: trained with torch, scored from its ONNX graph."""
+    model = {"name": "ecapa", "args": {"channels": 32, "embedding": 32}}
+    return _train_toy(toy_corpus, tmp_path_factory.mktemp("net"), "ecapa", model=model)
+
+
+def _train_toy(manifests, folder, family, **sections):
     from dialectid.config import load_config
     from dialectid.train.config import TrainConfig
     from dialectid.train.trainer import train
     from toy import write_config
 
-    path = write_config(folder / "config.yaml", manifests, model, folder / "runs", **sections)
+    path = write_config(folder / "config.yaml", manifests, family, folder / "runs", **sections)
     return train(load_config(path, TrainConfig)).bundle
 
 

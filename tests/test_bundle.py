@@ -4,26 +4,16 @@ import shutil
 import numpy as np
 import onnxruntime
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from dialectid.cli import app
 from dialectid.config import load_config
 from dialectid.models.bundle import BundleError, load_model
-from dialectid.models.onnx import calibrated_network
 from dialectid.train.config import TrainConfig
 from dialectid.train.trainer import train
 from toy import write_config
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def network_bundle(toy_corpus, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("net")
-    path = write_config(folder / "ecapa.yaml", toy_corpus, "ecapa", folder / "runs",
-                        model={"name": "ecapa", "args": {"channels": 32, "embedding": 32}})  # fmt: skip
-    return train(load_config(path, TrainConfig)).bundle
 
 
 def copy(bundle, tmp_path):
@@ -60,7 +50,7 @@ def test_missing_bundle(tmp_path):
 
 
 def test_bundle_holds_no_pickle(network_bundle):
-    for path in network_bundle.iterdir():
+    for path in (p for p in network_bundle.rglob("*") if p.is_file()):
         assert b"\x80\x04\x95" not in path.read_bytes()[:64], path  # pickle protocol 4 header
     json.loads((network_bundle / "bundle.json").read_text())
 
@@ -73,21 +63,17 @@ def test_model_info(network_bundle):
     assert facts["training_data"]["de"]["clips"] == 8
 
 
-def test_onnx_export_agrees_with_torch(network_bundle, tmp_path):
+def test_onnx_export_gives_the_bundles_posteriors(network_bundle, tmp_path):
     out = tmp_path / "model.onnx"
     result = runner.invoke(app, ["model", "export", str(network_bundle), "--onnx", str(out)])
     assert result.exit_code == 0, result.output
     bundle = load_model(network_bundle)
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    module = calibrated_network(bundle)
     rng = np.random.default_rng(0)
     for frames in (50, 300, 777):
         x = rng.normal(size=(1, frames, bundle.features.dim)).astype(np.float32)
-        ort = session.run(None, {"features": x})[0]
-        with torch.inference_mode():
-            reference = module(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(np.exp(ort), np.exp(reference), atol=1e-4)
-        np.testing.assert_allclose(reference, bundle.log_posteriors([x[0]]), atol=1e-5)
+        exported = session.run(None, {"features": x})[0]
+        np.testing.assert_allclose(exported, bundle.log_posteriors([x[0]]), atol=1e-5)
 
 
 def test_export_refuses_classical_models(tmp_path, toy_corpus):

@@ -285,12 +285,11 @@ def families(toy_corpus, stats_bundle, tmp_path_factory) -> dict[str, Path]:
 
 
 FAMILIES = ["stats-logreg", "gmm", "ecapa", "xvector", "whisper-fusion"]
+NETWORKS = ["ecapa", "xvector"]  # every weight is in the ONNX graph, checked against the description
 # args that no longer fit the arrays the bundle holds
 INCONSISTENT = {
     "stats-logreg": each(put("features.sdc.k", 6), put("input.features.sdc.k", 6)),
     "gmm": put("model.args.components", 3),
-    "ecapa": put("model.args.channels", 16),
-    "xvector": put("model.args.embedding", 16),
     "whisper-fusion": without_label("ja", "japanese", "japonic"),
 }
 
@@ -300,10 +299,11 @@ def test_every_family_declares_the_arrays_it_writes(families, family):
     bundle = load_model(families[family])
     assert bundle.model.name == family
     assert set(bundle.model.state_shapes()) == set(bundle.model.state())
+    assert (bundle.model.state() == {}) == (family in NETWORKS)
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", sorted(INCONSISTENT))
 def test_every_family_refuses_an_array_of_the_wrong_shape(families, family, tmp_path):
     def shrink(arrays: dict[str, np.ndarray]) -> None:
         name = next(k for k, v in sorted(arrays.items()) if k.startswith("model.") and v.ndim and len(v) > 1)
@@ -313,14 +313,88 @@ def test_every_family_refuses_an_array_of_the_wrong_shape(families, family, tmp_
     assert_refused(edited(families[family], tmp_path / "args", INCONSISTENT[family]), "has shape")
 
 
+def _graph_with_external_weights(bundle: Path) -> None:
+    """An ONNX graph that asks for its first weight from a file outside the bundle."""
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    model = onnx.load_from_string((bundle / "network/model.onnx").read_bytes())
+    weight = model.graph.initializer[0]
+    set_external_data(weight, location="../../../../etc/hostname")
+    weight.ClearField("raw_data")
+    weight.data_location = onnx.TensorProto.EXTERNAL
+    (bundle / "network/model.onnx").write_bytes(model.SerializeToString())
+
+
+def _graph_without_metadata(bundle: Path) -> None:
+    import onnx
+
+    model = onnx.load_from_string((bundle / "network/model.onnx").read_bytes())
+    del model.metadata_props[:]
+    (bundle / "network/model.onnx").write_bytes(model.SerializeToString())
+
+
+def _graph_missing(bundle: Path) -> None:
+    (bundle / "network/model.onnx").unlink()
+    listing = bundle / "checksums.sha256"
+    listing.write_text("".join(line + "\n" for line in listing.read_text().splitlines() if "network/" not in line))
+
+
+NETWORK_DESCRIPTION_DEFECTS = {
+    "args differ": (
+        put("model.args.channels", 16),
+        "network/model.onnx was made for args.channels 8, but bundle.json says 16",
+    ),
+    "embedding differs": (put("model.args.embedding", 16), "was made for args.embedding 8, but bundle.json says 16"),
+    "label dropped": (
+        without_label("es", "spanish", "romance"),
+        'was made for labels ["en", "de", "es"], but bundle.json says',
+    ),
+    "features differ": (
+        each(put("features.n_mels", 32), put("input.features.n_mels", 32)),
+        "was made for features.n_mels 24, but bundle.json says 32",
+    ),
+    "other family": (put("model.name", "ecapa"), "was made for model xvector, but bundle.json says ecapa"),
+}
+GRAPH_DEFECTS = {
+    "not a graph": (lambda b: (b / "network/model.onnx").write_bytes(os.urandom(4000)),
+                    "network/model.onnx is not a graph ONNX Runtime can run"),
+    "empty graph": (lambda b: (b / "network/model.onnx").write_bytes(b""), "is not a graph ONNX Runtime can run"),
+    "weights outside": (_graph_with_external_weights, "network/model.onnx is not a graph ONNX Runtime can run"),
+    "no metadata": (_graph_without_metadata, "was made for model nothing, but bundle.json says xvector"),
+    "graph missing": (_graph_missing, "network/model.onnx is missing"),
+    "stray array": (lambda b: save_file({"model.net.weight": np.zeros(3, dtype=np.float32)}
+                                        | load_file(b / "model.safetensors"), b / "model.safetensors"),
+                    "model.net.weight is not part of the bundle's model or calibration"),
+}  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("defect", NETWORK_DESCRIPTION_DEFECTS)
+def test_a_network_graph_that_does_not_fit_its_description_is_refused(families, defect, tmp_path):
+    edit, fragment = NETWORK_DESCRIPTION_DEFECTS[defect]
+    assert_refused(edited(families["xvector"], tmp_path, edit), fragment)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("defect", GRAPH_DEFECTS)
+def test_a_damaged_or_foreign_network_graph_is_refused(families, defect, tmp_path):
+    change, fragment = GRAPH_DEFECTS[defect]
+    bundle = tmp_path / "bundle"
+    shutil.copytree(families["xvector"], bundle)
+    change(bundle)
+    assert_refused(reseal(bundle), fragment)
+
+
 def test_a_model_that_declares_no_shapes_still_fails_in_one_line(families, toy_corpus, tmp_path):
-    """embedding-backend declares no shapes: what its own load_state meets (torch's size check on
-    the network it carries) is still a BundleError."""
+    """embedding-backend declares no shapes: the network graph it carries is still checked against
+    the args that describe it, in one BundleError line."""
     config = write_config(tmp_path / "e.yaml", toy_corpus, "embedding-backend", tmp_path / "runs",
                           model={"name": "embedding-backend", "args": {"network": str(families["xvector"])}})  # fmt: skip
     bundle = train(load_config(config, TrainConfig)).bundle
     assert load_model(bundle).model.state_shapes() is None
-    assert_refused(edited(bundle, tmp_path / "edit", put("model.args.network_args.channels", 16)), "size mismatch")
+    assert_refused(edited(bundle, tmp_path / "edit", put("model.args.network_args.channels", 16)),
+                   "network/model.onnx was made for args.channels 8, but bundle.json says 16")  # fmt: skip
 
 
 def test_a_real_process_prints_one_line_and_no_traceback(tmp_path):

@@ -1,7 +1,7 @@
 """The model registry: every model family under its name, in one table.
 
 Adding a model family is one module and one line here. A module is imported only when one of its
-models is used, so scoring with a Whisper model never loads torch.
+models is used; scoring never loads torch (networks are trained with it, and scored from ONNX).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dialectid.models.base import LidModel
 MODELS = {
     "stats-logreg": "classical.StatsLogReg",
     "gmm": "classical.Gmm",
-    "xvector": "neural.XVectorModel",
-    "ecapa": "neural.EcapaModel",
+    "xvector": "network.XVectorModel",
+    "ecapa": "network.EcapaModel",
     "embedding-backend": "embedding.EmbeddingBackendModel",
     "whisper-backend": "whisper.WhisperBackend",
     "whisper-lid": "whisper.WhisperLid",

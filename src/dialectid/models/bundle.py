@@ -7,6 +7,7 @@
     metrics.json        the evaluation on the test set
     MODEL_CARD.md       intended use, data, results, limitations
     encoder/            only a Whisper model on an encoder other than Whisper base: that encoder
+    network/model.onnx  only an x-vector or ECAPA model: the network, scored with ONNX Runtime
     checksums.sha256    sha256 of each file above; verified before anything is read
     checksums.sha256.sig  optional: a detached Ed25519 signature over checksums.sha256
 

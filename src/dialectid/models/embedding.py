@@ -1,12 +1,13 @@
 """`embedding-backend`: embeddings from a trained x-vector/ECAPA bundle + LDA + back-end.
 
 For adapting to new dialects with a few hours of data: the network stays fixed, only the
-back-end learns. The network's weights are copied into this bundle, so it stands alone.
+back-end learns. The network's ONNX graph is copied into this bundle, so it stands alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +36,7 @@ class EmbeddingBackendModel(LidModel):
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> EmbeddingBackendModel:
         from dialectid.models.bundle import load_model
-        from dialectid.models.neural import NetworkModel
+        from dialectid.models.network import NetworkModel
 
         source = load_model(self.args.network)
         if not isinstance(source.model, NetworkModel):
@@ -59,14 +60,22 @@ class EmbeddingBackendModel(LidModel):
         return self.backend.novelty(self.network.embeddings(inputs))
 
     def state(self) -> dict[str, np.ndarray]:
-        network = {f"network.{k}": v for k, v in self.network.state().items()}
-        return network | self.backend.state()
+        return self.backend.state()
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        from dialectid.models import model_class
-
-        cls = model_class(self.args.network_model)
-        self.network = cls(self.args.network_labels, self.features, self.args.network_args)
-        self.network.load_state({k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")})
         self.backend = EmbeddingBackend(len(self.labels))
         self.backend.load_state(state)
+
+    def pack(self, folder: Path) -> dict[str, Any]:
+        self.network.pack(folder)
+        return super().pack(folder)
+
+    def unpack(self, folder: Path) -> None:
+        """The network comes from its graph in the bundle, checked against the args that describe it."""
+        from dialectid.models import model_class
+
+        if not (self.args.network_model and self.args.network_labels and self.args.network_args):
+            raise ValueError("model.args must name the network_model, network_labels and network_args")
+        cls = model_class(self.args.network_model)
+        self.network = cls(self.args.network_labels, self.features, self.args.network_args)
+        self.network.unpack(folder)

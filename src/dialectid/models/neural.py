@@ -1,4 +1,4 @@
-"""`xvector` and `ecapa`: networks trained from scratch on random crops, batched by seconds.
+"""Training for `xvector` and `ecapa` (torch); the bundle then scores them from ONNX (`network`).
 
 Training is resumable: every epoch leaves a checkpoint (weights in safetensors, optimizer state
 as plain tensors), and each epoch draws its crops and batch order from a generator seeded by
@@ -7,37 +7,33 @@ as plain tensors), and each epoch draws its crops and batch order from a generat
 
 from __future__ import annotations
 
+import io
 import json
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dialectid.config import StrictModel
-from dialectid.models.base import Clips, FitContext, LidModel, Shape, log_softmax
+from dialectid.errors import DialectidError
+from dialectid.features import FeatureConfig
+from dialectid.models.base import Clips, FitContext, log_softmax
+from dialectid.models.network import FRAMES_PER_SECOND, ONNX_TOLERANCE, NetworkArgs, tile
 from dialectid.models.networks import CosineHead, Ecapa, XVector
 
-FRAMES_PER_SECOND = 100  # features are framed every 10 ms
+NETWORKS: dict[str, type[nn.Module]] = {"xvector": XVector, "ecapa": Ecapa}
+PROBE_FRAMES = (20, 300, 777)  # input lengths on which the ONNX graph must agree with torch
 
 
-class NetworkArgs(StrictModel):
-    channels: int = Field(128, ge=8, le=1024)
-    embedding: int = Field(128, ge=8, le=1024)
-    loss: Literal["softmax", "aam"] = "softmax"
-    aam_margin: float = Field(0.2, ge=0, le=0.5)
-    aam_scale: float = Field(30.0, gt=0)
+class TorchNetwork:
+    """An x-vector or ECAPA-TDNN in torch: build, train with checkpoints, score, export to ONNX."""
 
-
-class NetworkModel(LidModel):
-    """Shared by the x-vector and the ECAPA-TDNN: build, train with checkpoints, score, embed."""
-
-    Args = NetworkArgs
-    network: type[nn.Module]
+    def __init__(self, name: str, labels: Sequence[str], features: FeatureConfig, args: NetworkArgs) -> None:
+        self.name, self.labels, self.features, self.args = name, list(labels), features, args
+        self._build(0)
 
     def _build(self, seed: int) -> None:
         with torch.random.fork_rng():  # seeded initialisation without touching the global generator
@@ -46,17 +42,20 @@ class NetworkModel(LidModel):
         self.net, self.cosine = self.modules["net"], self.modules["cosine"]
 
     def _networks(self) -> nn.ModuleDict:
-        net = self.network(self.features.dim, len(self.labels), self.args.channels, self.args.embedding)
+        net = NETWORKS[self.name](self.features.dim, len(self.labels), self.args.channels, self.args.embedding)
         cosine = CosineHead(self.args.embedding, len(self.labels), self.args.aam_scale, self.args.aam_margin)
         return nn.ModuleDict({"net": net, "cosine": cosine})
 
     def _logits(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        return self._head(self.net.embedding(x), targets)
+
+    def _head(self, embedding: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         if self.args.loss == "aam":
-            return self.cosine(self.net.embedding(x), targets)
-        return self.net(x)
+            return self.cosine(embedding, targets)
+        return self.net.head(embedding)
 
     # ---- training -----------------------------------------------------------------------------
-    def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> NetworkModel:
+    def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> TorchNetwork:
         cfg = context.training
         self._build(cfg.seed)
         threads = torch.get_num_threads()
@@ -128,9 +127,9 @@ class NetworkModel(LidModel):
         schedule.load_state_dict(saved["schedule"])
         return state
 
-    # ---- inference ---------------------------------------------------------------------------
+    # ---- inference and export -------------------------------------------------------------
     def _tensor(self, features: np.ndarray) -> torch.Tensor:
-        frames = features if len(features) >= self.net.min_frames else _tile(features, self.net.min_frames)
+        frames = features if len(features) >= self.net.min_frames else tile(features, self.net.min_frames)
         return torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)).unsqueeze(0)
 
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -139,43 +138,48 @@ class NetworkModel(LidModel):
             logits = [self._logits(self._tensor(f)).numpy()[0] for f in inputs]
         return log_softmax(np.stack(logits).astype(np.float64))
 
-    def embeddings(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+    def to_onnx(self, stamp: dict[str, str]) -> bytes:
+        """The network as an ONNX graph (features (1, frames, dim) in; logits and embedding out),
+        `stamp` and the fewest frames it reads in its metadata; checked against torch."""
+        import onnx
+
         self.modules.eval()
-        with torch.inference_mode():
-            return np.stack([self.net.embedding(self._tensor(f)).numpy()[0] for f in inputs])
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():  # the TorchScript exporter: the newer one needs onnxscript, not installed
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(_Exported(self), (torch.zeros(1, 300, self.features.dim),), buffer,
+                              input_names=["features"], output_names=["logits", "embedding"],
+                              dynamic_axes={"features": {1: "frames"}}, opset_version=17, dynamo=False)  # fmt: skip
+        graph = onnx.load_from_string(buffer.getvalue())
+        onnx.helper.set_model_props(graph, stamp | {"dialectid.min_frames": str(self.net.min_frames)})
+        data = graph.SerializeToString()
+        self._check_agreement(data)
+        return data
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy() for k, v in self.modules.state_dict().items()}
+    def _check_agreement(self, graph: bytes) -> None:
+        import onnxruntime
 
-    def state_shapes(self) -> dict[str, Shape]:
-        with torch.device("meta"):  # shapes only: nothing is allocated or initialised
-            modules = self._networks()
-        return {k: tuple(v.shape) or (1,) for k, v in modules.state_dict().items()}  # a bundle keeps a scalar as (1,)
-
-    def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self._build(0)
-        self.modules.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()})
-        self.modules.eval()
-
-
-class XVectorModel(NetworkModel):
-    """A TDNN x-vector network with statistics pooling."""
-
-    name = "xvector"
-    network = XVector
-
-
-class EcapaModel(NetworkModel):
-    """A compact ECAPA-TDNN (SE-Res2Net blocks, attentive statistics pooling)."""
-
-    name = "ecapa"
-    network = Ecapa
+        session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+        rng = np.random.default_rng(0)
+        probes = [rng.normal(size=(n, self.features.dim)).astype(np.float32) for n in PROBE_FRAMES]
+        exported = log_softmax(np.stack([session.run(["logits"], {"features": p[None]})[0][0] for p in probes]))
+        gap = float(np.abs(np.exp(exported) - np.exp(self.scores(probes))).max())
+        if gap > ONNX_TOLERANCE:
+            raise DialectidError(f"the ONNX graph of the {self.name} network differs from torch by {gap:.2g} in a "
+                                 f"posterior (allowed {ONNX_TOLERANCE:g}); report this with the torch version")  # fmt: skip
 
 
-def _tile(features: np.ndarray, frames: int) -> np.ndarray:
-    if len(features) == 0:
-        return np.zeros((frames, features.shape[1]), dtype=np.float32)
-    return np.resize(features, (frames, features.shape[1]))
+class _Exported(nn.Module):
+    """What the ONNX graph computes: the logits and the embedding they come from."""
+
+    def __init__(self, network: TorchNetwork) -> None:
+        super().__init__()
+        self.weights = network.modules  # registered, so the export sees them as the graph's weights
+        self.network = network
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.network.net.embedding(features)
+        return self.network._head(embedding), embedding
 
 
 def _batches(clips: Clips, batch_seconds: float, crop_s: tuple[float, float], rng: np.random.Generator
@@ -195,7 +199,7 @@ def _batches(clips: Clips, batch_seconds: float, crop_s: tuple[float, float], rn
         for i in chosen:
             features = clips.inputs[i]
             if len(features) <= length:
-                crops.append(_tile(features, length))
+                crops.append(tile(features, length))
             else:
                 start = int(rng.integers(0, len(features) - length + 1))
                 crops.append(features[start : start + length])
