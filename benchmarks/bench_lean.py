@@ -71,6 +71,31 @@ print("torch" in sys.modules)
 """
 
 
+def ecapa_bundle(folder: Path) -> Path:
+    """An ECAPA-TDNN bundle of VoxLingua107's size (107 labels, 1024 channels; random weights: for
+    speed and memory only), saved as the trainer saves one: the network as an ONNX graph, scored
+    by `dialectid score` with ONNX Runtime."""
+    import numpy as np
+
+    from dialectid.features import FeatureConfig
+    from dialectid.models.bundle import assemble, save_bundle
+    from dialectid.models.calibration import Calibrator
+    from dialectid.models.contract import DecisionRules
+    from dialectid.models.network import EcapaModel
+    from dialectid.models.neural import TorchNetwork
+    from dialectid.taxonomy import Taxonomy
+
+    labels = [f"lang{i:03d}" for i in range(107)]
+    model = EcapaModel(labels, FeatureConfig(kind="fbank", n_mels=60), {"channels": 1024, "embedding": 256})
+    model.load_graph(TorchNetwork(model.name, labels, model.features, model.args).to_onnx(model.stamp()))
+    calibrator = Calibrator("temperature")
+    calibrator.scale_, calibrator.offset_, calibrator.duration_weight_ = 1.0, np.zeros(107), np.zeros(107)
+    data = {"manifests": {}, "per_label": {label: {"clips": 0, "speakers": 0, "hours": 0.0} for label in labels},
+            "speakers": [], "augmentation_copies": 0}  # fmt: skip
+    bundle = assemble("ecapa-voxlingua-size", model, calibrator, Taxonomy.from_tree(labels), DecisionRules(), data)
+    return save_bundle(folder / "ecapa-bundle", bundle, {}, "Random weights: a benchmark bundle, not a model.\n")
+
+
 def whole_process(command: list[str], core: int) -> tuple[float, float]:
     """(wall seconds, peak resident MB) of `command` pinned to `core`, start-up included."""
     result = subprocess.run(["taskset", "-c", str(core), "/usr/bin/time", "-v", *command], capture_output=True,
@@ -100,8 +125,16 @@ def main() -> None:
                                   capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
         rows.append((f"`dialectid score --model models/{model}`", runs, float(marginal[0]), marginal[1] == "True"))
         print(rows[-1], flush=True)
+    ecapa = str(ecapa_bundle(folder))
+    runs = {name: whole_process([*dialectid, str(path), "--model", ecapa], args.core) for name, path in files.items()
+            if name != "2 h"}  # fmt: skip
+    marginal = subprocess.run(["taskset", "-c", str(args.core), python, "-c", MARGINAL, str(files["10 min"]), ecapa],
+                              capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    rows.append(("`dialectid score` with an ECAPA-TDNN bundle of VoxLingua107 size (ONNX Runtime, random weights)",
+                 runs, float(marginal[0]), marginal[1] == "True"))  # fmt: skip
+    print(rows[-1], flush=True)
     for name, script in (("faster-whisper `detect_language`, every 30-s window (Whisper base, int8)", FASTER_WHISPER),
-                         ("ECAPA-TDNN, VoxLingua107 size (this toolkit's network, random weights), 4 s windows", ECAPA)):  # fmt: skip
+                         ("the same ECAPA-TDNN in torch, as SpeechBrain would run it, 4 s windows", ECAPA)):  # fmt: skip
         runs = {label: whole_process([python, "-c", script, str(path)], args.core) for label, path in files.items()
                 if label != "2 h"}  # fmt: skip
         rows.append((name, runs, None, script is ECAPA))

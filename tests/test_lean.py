@@ -1,4 +1,5 @@
-"""Scoring with a shipped bundle never imports PyTorch (torch stays for training only)."""
+"""Scoring with a shipped bundle never imports PyTorch (torch stays for training only), nor
+faster-whisper's package (its tokenizer, hub client) nor, for a WAV file, PyAV."""
 
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from dialectid.cli import app
 try:
     app(["score", sys.argv[1], "--model", sys.argv[2]], standalone_mode=False)
 finally:
-    print("IMPORTED", sorted(m for m in ("torch", "torchaudio", "speechbrain", "sklearn") if m in sys.modules))
+    heavy = ("torch", "torchaudio", "speechbrain", "sklearn", "faster_whisper", "tokenizers", "av")
+    print("IMPORTED", sorted(m for m in heavy if m in sys.modules))
 """
 
 
@@ -24,6 +26,16 @@ def test_scoring_a_shipped_bundle_never_imports_torch(model):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert "IMPORTED []" in result.stdout, result.stdout + result.stderr
     assert "status: ok" in result.stdout
+
+
+def test_scoring_a_network_bundle_never_imports_torch(network_bundle):
+    """x-vector and ECAPA bundles are trained with torch and scored from their ONNX graph, with
+    filterbanks from kaldi-native-fbank."""
+    sample = ROOT / "datasets" / "samples" / "telephone-en.wav"
+    result = subprocess.run([sys.executable, "-c", CHECK, str(sample), str(network_bundle)],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "IMPORTED []" in result.stdout, result.stdout + result.stderr
+    assert "status: " in result.stdout, result.stdout + result.stderr
 
 
 def test_a_model_never_runs_more_threads_than_its_cpus_or_its_share(monkeypatch):

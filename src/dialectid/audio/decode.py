@@ -17,7 +17,6 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import av
 import numpy as np
 import soundfile as sf
 
@@ -280,7 +279,10 @@ def _quiet_stderr() -> Iterator[None]:
 
 def _av_decoder(source: Source, container: Container, tolerant: bool = False) -> Decoder:
     """FFmpeg through PyAV. `tolerant` skips packets the codec cannot decode (recording where, in
-    `damage`) instead of refusing the file."""
+    `damage`) instead of refusing the file. PyAV is imported here: WAV, FLAC and the other files
+    libsndfile reads never load it (7 MB of every scoring process)."""
+    import av
+
     try:
         with av.open(source.open(), format=container.av_format) as handle:
             stream = _audio_stream(source, handle)
@@ -313,6 +315,8 @@ def _av_decoder(source: Source, container: Container, tolerant: bool = False) ->
 
 def _skipping_damage(source: Source, handle: Any, stream: Any, damage: list[float] | None) -> Iterator[Any]:
     """Decoded frames, packet by packet, skipping packets the codec rejects as damaged."""
+    import av
+
     done, skipped = 0, 0
     for packet in handle.demux(stream):
         try:

@@ -29,6 +29,7 @@ from dialectid.errors import DialectidError
 from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.base import Clips, FitContext, LidModel, Shape, compute_threads, log_softmax
 from dialectid.models.openset import OpenSetDetector, detector_shapes, outside_logit, simulate_unknown, window_cues
+from dialectid.models.whisper_mel import log_mel
 from dialectid.paths import atomic_write, file_sha256, home, inside
 
 # model.bin holds Whisper base's weights as int8, written once from the packages' float16 original
@@ -133,18 +134,19 @@ class WhisperEncoder:
     """Whisper's encoder states for a 16 kHz signal, without padding to 30 s."""
 
     def __init__(self, folder: Path, threads: int = 1, sha256: str | None = None) -> None:
-        """`sha256`: of model.bin, where the caller has just hashed it."""
-        from faster_whisper import WhisperModel
+        """`sha256`: of model.bin, where the caller has just hashed it. CTranslate2 directly, as
+        faster-whisper loads it (its tokenizer and decoding are not needed)."""
+        import ctranslate2
 
         self.folder = folder
         self.sha256 = sha256 or encoder_sha256(folder)
-        self.whisper = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.model = ctranslate2.models.Whisper(str(folder), device="cpu", compute_type="int8", intra_threads=threads)
 
     def mel(self, signal: np.ndarray) -> np.ndarray:
         signal = np.asarray(signal, dtype=np.float32)
         if len(signal) < MIN_SAMPLES:
             signal = np.pad(signal, (0, MIN_SAMPLES - len(signal)))
-        features = self.whisper.feature_extractor(signal)
+        features = log_mel(signal)
         return np.ascontiguousarray(features[:, : len(features[0]) // 2 * 2], dtype=np.float32)
 
     def _encoded(self, signal: np.ndarray) -> Iterator[Any]:
@@ -153,7 +155,7 @@ class WhisperEncoder:
 
         for start in range(0, max(len(signal), 1), CHUNK_SAMPLES):
             mel = self.mel(signal[start : start + CHUNK_SAMPLES])
-            yield self.whisper.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
+            yield self.model.encode(ctranslate2.StorageView.from_array(mel[None]), to_cpu=True)
 
     def states(self, signal: np.ndarray) -> np.ndarray:
         return np.concatenate([np.asarray(encoded)[0] for encoded in self._encoded(signal)])
@@ -177,7 +179,7 @@ class WhisperEncoder:
         return _pooled(np.concatenate([np.asarray(e)[0] for e in encoded])), self._languages(encoded[0])
 
     def _languages(self, encoded: Any) -> dict[str, float]:
-        return {token.strip("<|>"): p for token, p in self.whisper.model.detect_language(encoded)[0]}
+        return {token.strip("<|>"): p for token, p in self.model.detect_language(encoded)[0]}
 
 
 def _pooled(states: np.ndarray) -> np.ndarray:
