@@ -155,9 +155,9 @@ class _ProcessPool:
         todo, window = deque(paths), deque()
         try:
             while todo or window:
-                while todo and len(window) < 2 * self.workers:
-                    path = todo.popleft()
-                    window.append((path, self.pool.submit(_run_in_process, path)))
+                if not self._fill(todo, window):  # a worker died after its last row came back
+                    yield from self._recover(window)
+                    continue
                 path, future = window.popleft()
                 if _succeeded(future):
                     yield future.result()
@@ -167,22 +167,46 @@ class _ProcessPool:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
+    def _fill(self, todo: deque, window: deque) -> bool:
+        """Keep two files per worker in flight; False when the pool turned out broken (the file
+        stays first in `todo`)."""
+        while todo and len(window) < 2 * self.workers:
+            future = self._submit(todo[0])
+            if future is None:
+                return False
+            window.append((todo.popleft(), future))
+        return True
+
+    def _submit(self, path: str):
+        """The file's future, or None where the pool is already broken (a worker died between files)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self.pool.submit(_run_in_process, path)
+        except BrokenProcessPool:
+            return None
+
     def _recover(self, window: deque) -> Iterator[dict[str, Any]]:
         """The pool broke: start a new one, and retry alone each file that had not finished."""
         held = [(path, future.result() if _succeeded(future) else None) for path, future in window]
         window.clear()
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        self.pool = self._new_pool()
+        self._renew()
         for path, row in held:
             yield row if row is not None else self._alone(path)
 
     def _alone(self, path: str) -> dict[str, Any]:
-        future = self.pool.submit(_run_in_process, path)
-        if _succeeded(future):
+        future = self._submit(path)
+        if future is None:  # broken before the file reached a worker: it has not been tried yet
+            self._renew()
+            future = self._submit(path)
+        if future is not None and _succeeded(future):
             return future.result()
+        self._renew()
+        return error_row(path, f"{path}: {WORKER_DIED}", "WorkerDiedError", self.job.bundle_sha256)
+
+    def _renew(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.pool = self._new_pool()
-        return error_row(path, f"{path}: {WORKER_DIED}", "WorkerDiedError", self.job.bundle_sha256)
 
 
 def _succeeded(future) -> bool:
