@@ -155,6 +155,8 @@ DESCRIPTION_DEFECTS = {
     "unknown calibration": (put("calibration.method", "magic"), "calibration.method: Input should be"),
     "threshold a word": (put("open_set.threshold", "high"), "open_set.threshold: Input should be a valid number"),
     "threshold NaN": (put("open_set.threshold", float("nan")), "open_set.threshold: Input should be a finite number"),
+    "threshold not the detector's": (put("open_set.threshold", 0.99), "open_set.threshold is 0.99, but the model's own"),
+    "no open-set section": (put("open_set", None), "open_set.threshold is None, but the model's own threshold is"),
     "decision a list": (put("decision", []), "decision: Input should be a valid dictionary"),
     "bad decision value": (put("decision.window_s", -1), "decision.window_s: Input should be greater than 0.5"),
     "date not a date": (put("created_at", "yesterday"), "created_at: Input should be a valid datetime"),

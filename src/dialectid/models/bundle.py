@@ -110,8 +110,12 @@ class Bundle:
 
 def assemble(name: str, model: LidModel, calibrator: Calibrator, taxonomy: Taxonomy, rules: DecisionRules,
              fingerprint: dict[str, Any], open_set: dict[str, float] | None = None) -> Bundle:  # fmt: skip
-    """A bundle in memory, as it will be saved: the trainer evaluates it before writing it."""
+    """A bundle in memory, as it will be saved: the trainer evaluates it before writing it. A model
+    that fixes its own open-set threshold states it, whatever `open_set` says."""
     from dialectid.version import __version__
+
+    if model.novelty_threshold is not None:
+        open_set = {"threshold": model.novelty_threshold}
 
     description = {
         "format_version": FORMAT_VERSION,
@@ -173,6 +177,7 @@ def load_model(path: str | os.PathLike[str]) -> Bundle:
     metrics = _parse_json(path, METRICS, content[METRICS])
     _validate(path, METRICS, BundleMetrics, metrics)
     model, calibrator = _restore(path, description, _parse_arrays(path, content[WEIGHTS]))
+    _check_open_set(path, description, model)
     taxonomy = Taxonomy.from_json(description["taxonomy"])
     return Bundle(path, model, calibrator, taxonomy, description, metrics, sha256)
 
@@ -286,6 +291,16 @@ def _model(path: Path, description: dict[str, Any]) -> LidModel:
     if (description["encoder"] or {}).get("sha256") != (model.encoder() or {}).get("sha256"):
         raise ValueError("encoder.sha256 is not model.args.encoder_sha256")
     return model
+
+
+def _check_open_set(path: Path, description: dict[str, Any], model: LidModel) -> None:
+    """Where the model fixes its own open-set threshold (the fusion's learned detector, Whisper's
+    outside share), bundle.json must state that very threshold: a removed or changed one would
+    quietly change which recordings are flagged out_of_set."""
+    fixed = model.novelty_threshold
+    stated = (description["open_set"] or {}).get("threshold")
+    if fixed is not None and stated != fixed:
+        raise _damaged(path, f"{DESCRIPTION}: open_set.threshold is {stated}, but the model's own threshold is {fixed}")
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, Shape | None]) -> None:
