@@ -114,10 +114,9 @@ def codes_of(model, labels: list[str]) -> set[str]:
 
 
 def cues(model, backend, means, labels, embeddings, languages, extra: list[str]) -> np.ndarray:
-    scores = backend.scores(embeddings)
-    if scores.shape[1] != len(labels):  # a fold's back-end: its held-out label's column goes
-        raise ValueError("scores and labels differ")
-    base = model._cues(scores, backend.novelty(embeddings), languages, labels, means)[1]
+    """The detector's cues for windows, from `backend` (the full model's, or a `Fold`) over `labels`,
+    with the `extra` cues after them."""
+    base = model._cues(backend.scores(embeddings), backend.novelty(embeddings), languages, labels, means)[1]
     codes = codes_of(model, labels)
     return np.column_stack([base, *[EXTRA[name](languages, codes) for name in extra]])
 

@@ -144,6 +144,20 @@ def test_the_onnx_graph_scores_as_torch_does(tmp_path, toy_corpus, name):
     assert bundle.model.embeddings(clips).shape == (4, 16)
 
 
+def test_a_graph_that_strays_from_torch_is_never_shipped(monkeypatch):
+    """The agreement check runs on every export: with no tolerance left, the export refuses."""
+    from dialectid.errors import DialectidError
+    from dialectid.features import FeatureConfig
+    from dialectid.models import neural
+    from dialectid.models.network import NetworkArgs
+
+    network = neural.TorchNetwork("xvector", ["a", "b"], FeatureConfig(n_mels=24), NetworkArgs(channels=8, embedding=8))
+    assert network.to_onnx({})  # agrees within ONNX_TOLERANCE
+    monkeypatch.setattr(neural, "ONNX_TOLERANCE", -1.0)
+    with pytest.raises(DialectidError, match="the ONNX graph of the xvector network differs from torch"):
+        network.to_onnx({})
+
+
 def test_resume_gives_the_same_weights(tmp_path, toy_corpus):
     sections = {"model": {"name": "xvector", "args": ARGS["xvector"]}, "training": {"epochs": 3, "patience": 5}}
     straight = run(tmp_path / "a", toy_corpus, "xvector", **sections)

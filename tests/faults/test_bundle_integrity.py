@@ -397,6 +397,8 @@ def test_a_model_that_declares_no_shapes_still_fails_in_one_line(families, toy_c
     assert load_model(bundle).model.state_shapes() is None
     assert_refused(edited(bundle, tmp_path / "edit", put("model.args.network_args.channels", 16)),
                    "network/model.onnx was made for args.channels 8, but bundle.json says 16")  # fmt: skip
+    assert_refused(edited(bundle, tmp_path / "unnamed", put("model.args.network_labels", None)),
+                   "model.args must name the network_model, network_labels and network_args")  # fmt: skip
 
 
 def test_a_real_process_prints_one_line_and_no_traceback(tmp_path):

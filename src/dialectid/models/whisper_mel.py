@@ -2,7 +2,7 @@
 10 ms at 16 kHz, log10, an 80 dB floor below the loudest value, scaled to about [-1, 1].
 
 It is the computation faster-whisper's `FeatureExtractor` does (the same operations in the same
-float32 order, so the same bits: tests/test_whisper_int8.py), without importing faster-whisper,
+float32 order, so the same bits: tests/test_whisper_mel.py), without importing faster-whisper,
 whose package brings the tokenizer, PyAV and the Hugging Face hub client (37 MB of every scoring
 process, measured) for nothing the encoder needs.
 """
@@ -17,6 +17,9 @@ SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 80
+_LINEAR_STEP = 200.0 / 3  # Hz per mel below 1 kHz
+_LOG_START_HZ = 1000.0
+_LOG_STEP = np.log(6.4) / 27.0
 
 
 @lru_cache(maxsize=1)
@@ -32,11 +35,6 @@ def mel_filters() -> np.ndarray:
     weights = np.maximum(np.zeros_like(rising), np.minimum(rising, falling))
     weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
     return weights.astype(np.float32)
-
-
-_LINEAR_STEP = 200.0 / 3  # Hz per mel below 1 kHz
-_LOG_START_HZ = 1000.0
-_LOG_STEP = np.log(6.4) / 27.0
 
 
 def _to_mel(hz: float) -> float:
