@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# The sections every report repeats (`card_limitations`): a card's notes (configs/cards/*.md) add
+# "What this model cannot do"; `render_card` writes "Limitations". Bullets start with "- " and
+# continue on indented lines.
+CANNOT_DO = "What this model cannot do"
+LIMITATIONS = "Limitations"
 ZERO_SHOT_NOTE = [
     "Zero-shot: nothing in the model was trained on these clips. They define its labels; its",
     "confidence is calibrated on the calibration set.",
@@ -86,3 +91,28 @@ def standard_limitations(fingerprint: dict[str, Any], zero_shot: bool = False) -
         notes.append(f"Few training speakers for {', '.join(thin)}: the model may have learned voices rather"
                      " than dialects there.")  # fmt: skip
     return notes
+
+
+def card_limitations(card: str) -> list[str]:
+    """What a model cannot do, as its card says: the bullets of its "What this model cannot do"
+    sections first, then those of "Limitations", each joined into one line. The card is part of the
+    checksummed bundle, so what a report repeats is what was trained and verified.
+
+    >>> card_limitations("## Limitations\\n\\n- Short speech.\\n## What this model cannot do\\n- No dialects:\\n  none.")
+    ['No dialects: none.', 'Short speech.']
+    """
+    sections: dict[str, list[str]] = {CANNOT_DO.lower(): [], LIMITATIONS.lower(): []}
+    current: list[str] | None = None
+    bullet_open = False
+    for line in card.splitlines():
+        if line.startswith("#"):
+            current, bullet_open = sections.get(line.lstrip("#").strip().lower()), False
+        elif current is not None and line.startswith("- "):
+            current.append(line[2:].strip())
+            bullet_open = True
+        elif current is not None and bullet_open and line.startswith("  ") and line.strip():
+            current[-1] += " " + line.strip()
+        else:
+            bullet_open = False
+    items = sections[CANNOT_DO.lower()] + sections[LIMITATIONS.lower()]
+    return [item.replace("`", "").replace("**", "") for item in items]  # plain text
