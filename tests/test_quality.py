@@ -115,3 +115,19 @@ def test_thresholds_come_from_config():
     strict = QualityConfig(speech_s=Threshold(warn=60, reject=30))
     assert judge("speech_s", 45.0, strict).message == "only 45.0 s of speech; at least 60 s is recommended"
     assert judge("speech_s", 45.0, QualityConfig()).status == "ok"
+
+
+@pytest.mark.parametrize("name, value, shown", [("speech_s", 9.974, "only 9.9 s"), ("speech_s", 9.9, "only 9.9 s"),
+                                                ("snr_db", 4.6, "ratio 4 dB"), ("level_dbfs", -40.2, "(-41 dBFS)")])  # fmt: skip
+def test_a_value_beyond_a_limit_never_reads_as_the_limit(name, value, shown):
+    """Issue #25: 9.974 s read "only 10.0 s of speech; at least 10 s is recommended"."""
+    check = judge(name, value, QualityConfig())
+    assert check.status == "warn" and shown in check.message, check.message
+    assert check.value == value  # only the wording rounds; the measure keeps its value
+
+
+def test_every_flag_has_words_for_caseworkers():
+    from dialectid.audio.quality import FLAG_TEXT, MEASURES, flag_text
+
+    for flag in [*MEASURES, "telephone_band", "truncated", "decode_errors"]:
+        assert flag in FLAG_TEXT and "_" not in flag_text(flag), flag

@@ -9,6 +9,7 @@ together with a sentence a caseworker understands. The recording's status is the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,19 +27,22 @@ _MIN_NOISE_FRAMES = 50  # half a second of non-speech gives a usable noise estim
 
 @dataclass(frozen=True)
 class Measure:
-    """How one measure reads: its unit, which direction is bad, and what to tell a caseworker."""
+    """How one measure reads: its unit, which direction is bad, what to tell a caseworker, and the
+    step its value is shown in (the value is rounded towards the bad side at that step, so that
+    9.97 s is "only 9.9 s", never "only 10.0 s" beside "at least 10 s")."""
 
     unit: str
     low_is_bad: bool
     warn_text: str
     reject_text: str
+    step: float = 1.0
 
 
 MEASURES: dict[str, Measure] = {
     "speech_s": Measure(
         "s", True,
         "only {value:.1f} s of speech; at least {warn:g} s is recommended",
-        "only {value:.1f} s of speech; at least {reject:g} s is needed for any result",
+        "only {value:.1f} s of speech; at least {reject:g} s is needed for any result", 0.1,
     ),
     "snr_db": Measure(
         "dB", True,
@@ -48,12 +52,12 @@ MEASURES: dict[str, Measure] = {
     "clipping_ratio": Measure(
         "", False,
         "{value:.2%} of the samples are clipped: the recording level was too high",
-        "{value:.1%} of the samples are clipped: the speech is badly distorted",
+        "{value:.2%} of the samples are clipped: the speech is badly distorted", 0.0001,
     ),
     "dc_offset": Measure(
         "", False,
         "the signal has a DC offset of {value:.2f}: the recording device may be faulty",
-        "the signal has a DC offset of {value:.2f}: the recording device is faulty",
+        "the signal has a DC offset of {value:.2f}: the recording device is faulty", 0.01,
     ),
     "bandwidth_hz": Measure(
         "Hz", True,
@@ -71,6 +75,21 @@ MEASURES: dict[str, Measure] = {
         "the speech is almost inaudible ({value:.0f} dBFS)",
     ),
 }  # fmt: skip
+# What a flag (a check's name, or `telephone_band`) is called where a caseworker reads it.
+FLAG_TEXT = {
+    "speech_s": "little speech", "snr_db": "noisy", "clipping_ratio": "clipped", "dc_offset": "DC offset",
+    "bandwidth_hz": "muffled (narrow band)", "longest_silence_s": "long silence", "level_dbfs": "very quiet",
+    "telephone_band": "telephone line", "truncated": "file cut short", "decode_errors": "damaged data skipped",
+}  # fmt: skip
+
+
+def flag_text(flag: str) -> str:
+    """A quality flag in words.
+
+    >>> flag_text("telephone_band"), flag_text("speech_s")
+    ('telephone line', 'little speech')
+    """
+    return FLAG_TEXT.get(flag, flag.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -113,8 +132,15 @@ def judge(name: str, value: float | None, config: QualityConfig) -> Check:
 
     status: Status = "reject" if beyond(limits.reject) else "warn" if beyond(limits.warn) else "ok"
     text = {"ok": "", "warn": measure.warn_text, "reject": measure.reject_text}[status]
-    message = text.format(value=value, warn=limits.warn, reject=limits.reject)
+    message = text.format(value=_shown(value, measure), warn=limits.warn, reject=limits.reject)
     return Check(name, float(value), measure.unit, status, message)
+
+
+def _shown(value: float, measure: Measure) -> float:
+    """`value` rounded to its display step towards the bad side: a value below a lower limit never
+    reads as the limit itself (9.97 s shown with one decimal is 9.9 s, not 10.0 s)."""
+    steps = round(value / measure.step, 6)  # 9.9 / 0.1 is 98.99999...: not one step less
+    return (math.floor(steps) if measure.low_is_bad else math.ceil(steps)) * measure.step
 
 
 def assess_quality(recording: Recording, speech: Speech, config: QualityConfig | None = None) -> Quality:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from dialectid.audio import assess_quality, detect_speech, load_recording
+from dialectid.audio.config import QualityConfig
 from dialectid.audio.quality import Quality
 from dialectid.audio.recording import Recording
 from dialectid.models.bundle import Bundle
@@ -75,6 +76,7 @@ class Scorer:
         self.overrides = self.config.overrides()
         self.rules: DecisionRules = bundle.rules.model_copy(update=self.overrides)
         self.ingest = bundle.contract.ingest(self.config.audio.ingest)
+        self.quality = with_min_speech(self.config.audio.quality, self.rules.min_speech_s)
 
     def analyse(self, path: str | os.PathLike[str]) -> Analysis:
         """Raises an `AudioError` for files that cannot be used at all."""
@@ -92,7 +94,7 @@ class Scorer:
         with threadpool_limits(limits=1):
             recording = load_recording(path, self.ingest)
             speech = detect_speech(recording, self.config.audio.vad)
-            quality = assess_quality(recording, speech, self.config.audio.quality)
+            quality = assess_quality(recording, speech, self.quality)
             refusal: Status | None = None
             # too little speech comes first: on a few hundred milliseconds of speech the other
             # measures (SNR from the pauses, say) are guesses, and the speech is the real reason
@@ -226,6 +228,12 @@ class Scorer:
             "toolkit_version": __version__,
             "notes": notes,
         }
+
+
+def with_min_speech(config: QualityConfig, min_speech_s: float) -> QualityConfig:
+    """`config` whose "needed for any result" is the model's own minimum of speech: the decision
+    rules decide when there is too little, so the quality message must not name another figure."""
+    return config.model_copy(update={"speech_s": config.speech_s.model_copy(update={"reject": min_speech_s})})
 
 
 def registration_number(template: str, sha256: str) -> str:
