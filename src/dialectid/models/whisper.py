@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -131,7 +133,16 @@ def encoder_sha256(folder: Path) -> str:
 
 
 class WhisperEncoder:
-    """Whisper's encoder states for a 16 kHz signal, without padding to 30 s."""
+    """Whisper's encoder states for a 16 kHz signal, without padding to 30 s.
+
+    `embedding` and `embedding_and_languages` remember their last `CACHE_WINDOWS` results, keyed by
+    the encoder's sha256 and a digest of the signal's bytes, shared by every instance: a dialect head
+    scoring the very windows the language model has just scored (scoring/dialects.py) then reuses
+    the encoder states instead of running the encoder a second time. Bounded: 4 kB per window."""
+
+    CACHE_WINDOWS = 512  # >= the most windows scored together (WindowConfig.batch)
+    _cache: OrderedDict[tuple[str, bytes], tuple[np.ndarray, dict[str, float] | None]] = OrderedDict()
+    _cache_lock = threading.Lock()
 
     def __init__(self, folder: Path, threads: int = 1, sha256: str | None = None) -> None:
         """`sha256`: of model.bin, where the caller has just hashed it. CTranslate2 directly, as
@@ -162,7 +173,12 @@ class WhisperEncoder:
 
     def embedding(self, signal: np.ndarray) -> np.ndarray:
         """Mean and standard deviation of the encoder states over the frames of real audio."""
-        return _pooled(self.states(signal))
+        key = self._key(signal)
+        if (known := self._recall(key)) is not None:
+            return known[0].copy()
+        embedding = _pooled(self.states(signal))
+        self._remember(key, embedding, None)
+        return embedding
 
     def language_probabilities(self, signal: np.ndarray) -> dict[str, float]:
         """Whisper's own language detection on the first 30 s: language code -> probability.
@@ -175,8 +191,32 @@ class WhisperEncoder:
     def embedding_and_languages(self, signal: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         """Both of the above from one pass of the encoder: language detection reads the encoder
         output of the first chunk, so the fusion costs little more than the back-end alone."""
+        key = self._key(signal)
+        if (known := self._recall(key)) is not None and known[1] is not None:
+            return known[0].copy(), dict(known[1])
         encoded = list(self._encoded(signal))
-        return _pooled(np.concatenate([np.asarray(e)[0] for e in encoded])), self._languages(encoded[0])
+        embedding = _pooled(np.concatenate([np.asarray(e)[0] for e in encoded]))
+        languages = self._languages(encoded[0])
+        self._remember(key, embedding, languages)
+        return embedding, dict(languages)
+
+    def _key(self, signal: np.ndarray) -> tuple[str, bytes]:
+        signal = np.ascontiguousarray(signal, dtype=np.float32)
+        return self.sha256, hashlib.blake2b(signal.tobytes(), digest_size=16).digest()
+
+    def _recall(self, key: tuple[str, bytes]) -> tuple[np.ndarray, dict[str, float] | None] | None:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def _remember(self, key: tuple[str, bytes], embedding: np.ndarray, languages: dict[str, float] | None) -> None:
+        with self._cache_lock:
+            self._cache[key] = (embedding.copy(), languages)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.CACHE_WINDOWS:
+                self._cache.popitem(last=False)
 
     def _languages(self, encoded: Any) -> dict[str, float]:
         return {token.strip("<|>"): p for token, p in self.model.detect_language(encoded)[0]}
