@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,26 @@ import pytest
 import soundfile as sf
 
 from audiofactory import ALL_FORMATS, espeak, speechlike, write
+from corpora import SHARED_CORPORA
 
 FORMAT_SECONDS = 3.0
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.needs_shared("voxlingua107_dev")`: skip, saying why, where that corpus is not beside
+    the checkout (a clone alone has none). With DIALECTID_TEST_REQUIRE_SHARED=1 (`.ci/run`, where the
+    corpora are there) a missing corpus stops the run instead, so CI cannot skip these unnoticed."""
+    for item in items:
+        for mark in item.iter_markers("needs_shared"):
+            if not mark.args:
+                raise pytest.UsageError(f"{item.nodeid}: needs_shared names no corpus, so it could never skip")
+            for corpus in mark.args:
+                if (SHARED_CORPORA / corpus).is_dir():
+                    continue
+                reason = f"needs ../shared/corpora/{corpus} beside the checkout: {SHARED_CORPORA / corpus} is absent"
+                if os.environ.get("DIALECTID_TEST_REQUIRE_SHARED") == "1":
+                    raise pytest.UsageError(f"{item.nodeid} {reason}, and DIALECTID_TEST_REQUIRE_SHARED=1")
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,9 @@ import soundfile as sf
 from audiofactory import speechlike
 
 CLIP_S = 0.4
+# The real corpora staged beside every checkout of this project (../shared/corpora), which a clone
+# alone does not have: tests that read them are marked `needs_shared("<corpus>")` (conftest.py skips them).
+SHARED_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 def clip(path: Path, rate: int = 16000, seed: int = 0, fmt: str | None = None, subtype: str | None = None) -> Path:

@@ -21,9 +21,7 @@ EXPECTED = {"es-CO-vm-options.gsm": "es", "fr-FR-vm-options.gsm": "fr", "it-IT-v
             "telephone-en.wav": "en", "ar-voxlingua.wav": "ar", "ur-voxlingua.wav": "ur", "tr-voxlingua.wav": "tr",
             "fa-voxlingua.wav": "fa"}  # fmt: skip
 runner = CliRunner()
-CORPORA = ROOT.parent / "shared" / "corpora"  # beside every checkout of this project, and in CI
-needs_corpora = pytest.mark.skipif(not (CORPORA / "voxlingua107_dev").is_dir(),
-                                   reason="needs ../shared/corpora/voxlingua107_dev beside the checkout")  # fmt: skip
+needs_corpora = pytest.mark.needs_shared("voxlingua107_dev")  # the manifests in datasets/lid/ point there
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from corpora import (
+    SHARED_CORPORA,
     adi17_tree,
     asterisk_tree,
     clip,
@@ -18,7 +19,6 @@ from corpora import (
 )
 from dialectid.data import ManifestError, import_corpus
 
-SHARED_TIMIT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "timit_nltk_sample"
 ASTERISK = Path("/usr/share/asterisk/sounds")
 
 
@@ -145,9 +145,9 @@ def test_shared_layout(tmp_path):
     assert utts[0].extra == {"source_file": "orig/fvmh0.wav"}
 
 
-@pytest.mark.skipif(not SHARED_TIMIT.is_dir(), reason="../shared/corpora is beside the checkout only")
+@pytest.mark.needs_shared("timit_nltk_sample")
 def test_shared_real_timit_sample():
-    utts = import_corpus("shared", SHARED_TIMIT)
+    utts = import_corpus("shared", SHARED_CORPORA / "timit_nltk_sample")
     assert len(utts) == 160 and len({u.speaker for u in utts}) == 16
     assert {u.label for u in utts} == {f"DR{i}" for i in range(1, 9)}
 
