@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dialectid.names import label_name
 from dialectid.web import create_app
 from webapp import PASSWORD, serving, world_of
 
@@ -75,11 +76,15 @@ def test_a_caseworker_reads_the_report_and_gives_feedback(page, server, world):
 
     case, number = world.cases["carla"], world.numbers["carla"]
     shown = world.store.show(case, "test")
-    top_label = shown["recordings"][0]["analyses"][0]["top_label"]
+    shown_analysis = shown["recordings"][0]["analyses"][0]
+    top_label = label_name(shown_analysis["top_label"])
     log_in(page, server, "carla", f"/cases/{case}")
     expect(page.locator(".pseudonym")).to_have_text(shown["pseudonym"])
     expect(page.locator("article.analysis .regno")).to_have_text(number)
-    expect(page.locator("article.analysis .top-label")).to_have_text(top_label)
+    if shown_analysis["status"] == "ok":
+        expect(page.locator("article.analysis .top-label")).to_have_text(top_label)
+    else:
+        expect(page.locator("article.analysis .closest-label")).to_contain_text(top_label)
     expect(page.locator("p.signature.valid")).to_contain_text("Signature: valid")
     expect(page.locator("audio")).to_have_count(1)
     expect(page.locator("iframe.pdf")).to_have_attribute("src", f"/cases/{case}/reports/{number}/pdf")
@@ -99,7 +104,7 @@ def test_a_caseworker_reads_the_report_and_gives_feedback(page, server, world):
     page.fill("textarea[name=comment]", "consistent with the interview")
     page.click("text=Save feedback")
     expect(page.locator("p.done")).to_contain_text("Your feedback was saved")
-    expect(page.locator("ul.feedback")).to_contain_text("carla: agrees with the top label")
+    expect(page.locator("ul.feedback")).to_contain_text("carla: agrees with the result")
 
     page.click("text=Audit trail of this case")
     feedback_row = page.locator("tr", has=page.locator("td.action", has_text="feedback given"))
@@ -202,3 +207,76 @@ def test_the_demo_analyst_opens_a_case_uploads_and_sees_it_analysed(page, demo_s
     page.select_option("form.case-status select[name=status]", "analysed")
     page.click("text=Change the status")
     expect(page.locator("p.done:not(.job-outcome)")).to_contain_text("The status was changed")
+
+
+# ---- issue #25: what a caseworker reads -------------------------------------------------------------------------
+def pdf_words(pdf: bytes, folder: Path) -> str:
+    import subprocess
+
+    path = folder / "report.pdf"
+    path.write_bytes(pdf)
+    return " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
+
+
+LIMITS = ("What this model cannot do", "Dari is close to Persian and will most likely be called Persian",
+          "It tells no dialects apart", "Tigrinya")  # fmt: skip
+CODE = r"(?<![\w-])(ar|fa|ur|tr|az|hy|en|de|nl|da|sv|es|fr|it|ru|fi|et|ja)(?![\w-])"
+
+
+def test_the_demo_case_page_reads_in_names_and_statuses_first(page, demo_server, demo_home, tmp_path):
+    """Language names, not codes; the status before any language, and feedback asked about the
+    status where it gives no result; quality flags in words; every report with the model's limits."""
+    import re
+
+    from playwright.sync_api import expect
+
+    _, logins, _ = demo_home
+    demo_log_in(page, demo_server, "ben.caseworker", logins["ben.caseworker"])
+    page.click("table.list tbody tr >> nth=0 >> a")
+    expect(page.locator("article.analysis").first).to_be_visible()
+    for text in page.locator("svg.chart text.label").all_text_contents():
+        assert not re.fullmatch(CODE, text.strip()), f"a chart shows the code {text!r}"
+    for flag in page.locator("span.flag").all_inner_texts():
+        assert "_" not in flag, f"a raw flag name {flag!r}"
+    for legend in page.locator("form.feedback-form legend").all_inner_texts():
+        assert "top label" not in legend and not re.search(CODE, legend), legend
+    for article in page.locator("article.analysis").all():
+        status = article.locator("p.status strong").first.inner_text()
+        if status != "ok":
+            assert article.locator(".top-label").count() == 0 and article.locator("rect.bar.top").count() == 0
+    page.click("text=Read the report")
+    report = page.locator("section.report")
+    expect(report.locator("h2").first).to_have_text("Language identification report")
+    for words in LIMITS:
+        expect(report).to_contain_text(words)
+    assert not re.search(CODE, " ".join(report.locator("table.probabilities td").all_inner_texts()))
+    page.screenshot(path=str(SCREENSHOTS / "demo-report.png"), full_page=True)
+    pdf = page.request.get(page.url + "/pdf").body()
+    text = pdf_words(pdf, tmp_path)
+    for words in (*LIMITS, "Language identification report", "Consistency over the recording"):
+        assert words in text, words
+    assert "Evidence over time" not in text and "top label" not in text.lower()
+
+
+def test_the_demo_out_of_set_and_short_recordings_say_so_first(page, demo_server, demo_home):
+    """Each analysis that gives no result says its status before anything else, shows no
+    highlighted language, and its feedback asks about the status."""
+    from playwright.sync_api import expect
+
+    _, logins, _ = demo_home
+    demo_log_in(page, demo_server, "ben.caseworker", logins["ben.caseworker"])
+    seen = set()
+    for row in range(page.locator("table.list tbody tr").count()):
+        page.goto(demo_server + "/cases")
+        page.click(f"table.list tbody tr >> nth={row} >> a")
+        expect(page.locator("article.analysis").first).to_be_visible()
+        for article in page.locator("article.analysis").all():
+            status = article.locator("p.status strong").first.inner_text()
+            seen.add(status)
+            if status == "ok":
+                continue
+            assert article.locator("p.status").inner_text().startswith(f"Status: {status}")
+            legend = article.locator("form.feedback-form legend").inner_text()
+            assert "Do you agree" in legend and "top label" not in legend, legend
+    assert seen - {"ok"}, f"the demo shows no analysis without a result: {seen}"
+    page.screenshot(path=str(SCREENSHOTS / "demo-case-no-result.png"), full_page=True)

@@ -3,20 +3,32 @@ the PDF, HTML and JSON renderings only lay it out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from dialectid.names import label_name
 from dialectid.report.context import ReportContext
-from dialectid.scoring.analysis import MEANING, Analysis
+from dialectid.report.explain import (
+    can_do_line,
+    facts_summary,
+    model_lines,
+    reading_lines,
+    speech_lines,
+    status_lines,
+)
+from dialectid.scoring.analysis import Analysis
 
-TITLE = "Language and dialect identification report"
+TITLE = "Language identification report"
+DIALECT_TITLE = "Language and dialect identification report"  # only where a dialect result is present
 NOTICE = ("This result is an indication that supports a human assessment by a trained caseworker or linguist. "
           "It is not evidence and must not be the sole basis of any decision.")  # fmt: skip
 QUALITY_OK = "No quality problems were found."
+QUALITY_WORDS = {"ok": "no problems found", "warn": "usable, with the warnings below", "reject": "unfit for analysis"}
 
 
-def _pct(value: float | None) -> str:
-    return "not measured" if value is None else f"{100 * value:.1f} %"
+def title_of(analysis: Analysis) -> str:
+    """What the report identifies: a dialect only where the analysis carries a dialect result."""
+    return DIALECT_TITLE if getattr(analysis, "dialects", None) else TITLE
 
 
 @dataclass(frozen=True)
@@ -26,21 +38,34 @@ class ReportContent:
     recording: list[tuple[str, str]]
     quality_lines: list[str]
     status: str
-    status_line: str
-    probabilities: list[tuple[str, float]]
-    families: list[tuple[str, float]]
-    evidence_lines: list[str]
+    status_lines: list[str]  # the status first, then what it means here
+    probabilities: list[tuple[str, float]]  # label codes; `label_names` names them for people
+    families: list[tuple[str, float]]  # totals per language family (top-level groups only)
+    reading_lines: list[str]  # the probabilities, the interval and the consistency in words
     timeline: list[tuple[float, float, str, float]]  # start, end, top label, its probability
     model_rows: list[tuple[str, str]]
+    model_lines: list[str]  # the test figures in words
+    speech_lines: list[str]  # how often the model was right by amount of speech
+    can_do: str | None
     limitations: list[str]
+    title: str = TITLE
+    label_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status_line(self) -> str:
+        return " ".join(self.status_lines)
+
+    def name(self, label: str) -> str:
+        return self.label_names.get(label, label)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "title": TITLE, "registration_number": self.registration_number, "header": dict(self.header),
+            "title": self.title, "registration_number": self.registration_number, "header": dict(self.header),
             "recording": dict(self.recording), "quality": self.quality_lines, "status": self.status,
             "status_line": self.status_line, "probabilities": dict(self.probabilities),
-            "family_probabilities": dict(self.families), "evidence": self.evidence_lines,
-            "model": dict(self.model_rows), "limitations": self.limitations, "notice": NOTICE,
+            "label_names": self.label_names, "family_probabilities": dict(self.families),
+            "reading": self.reading_lines, "model": dict(self.model_rows), "model_figures": self.model_lines,
+            "by_speech": self.speech_lines, "can_do": self.can_do, "limitations": self.limitations, "notice": NOTICE,
         }  # fmt: skip
 
 
@@ -62,49 +87,26 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
         ("Format", f"{a.audio.container} / {a.audio.codec}"),
         ("SHA-256 of the file", a.audio.sha256),
     ]
-    quality = [f"Quality: {a.quality.status}."] + [f"– {reason}" for reason in a.quality.reasons]
-    if not a.quality.reasons:
-        quality.append(QUALITY_OK)
-    status_line = f"Status: {a.status} – {MEANING[a.status]}."
-    if a.status in ("insufficient_speech", "rejected_audio"):
-        why = "; ".join(a.quality.reasons) or f"only {a.speech_s:.1f} s of speech"
-        status_line += f" No result can be given ({why})."
-    elif a.status == "out_of_set" and a.open_set:
-        status_line += (f" The speech fits none of the known classes: its novelty {a.open_set.novelty:.2f} is above "
-                        f"the model's open-set threshold {a.open_set.threshold:.2f} (see its model card); "
-                        "the probabilities below only compare the known classes.")  # fmt: skip
-    evidence = []
-    if a.probabilities:
-        evidence = [
-            f"Top label {a.top_label}: {_pct(a.top_probability)}; {int(100 * a.uncertainty.level)} % interval "
-            f"{_pct(a.uncertainty.low)} to {_pct(a.uncertainty.high)} (bootstrap over the speech windows).",
-            f"Consistency: {_pct(a.consistency)} of the speech lies in windows whose most likely label is "
-            f"{a.top_label} ({len(a.timeline)} windows).",
-        ]  # fmt: skip
-    model_rows = [
-        ("Model", f"{model.name} ({model.model})"),
-        ("Toolkit version", model.version),
-        ("Bundle SHA-256", model.bundle_sha256),
-        ("Accuracy on its test set", _pct(model.test_accuracy) + (
-            f" of the {_pct(model.test_coverage)} of {model.test_clips} clips it gave a label" if model.test_clips else "")),
-        ("Test speakers unseen in training", {True: "yes", False: "no", None: "unknown"}[model.unseen_speakers]),
-        ("Calibration on its test set", f"Cavg {_num(model.test_cavg)}, Cllr {_num(model.test_cllr)} bits"),
-    ]  # fmt: skip
+    quality = [f"Quality: {QUALITY_WORDS.get(a.quality.status, a.quality.status)}."]
+    quality += [f"– {reason}" for reason in a.quality.reasons] or [QUALITY_OK]
+    labels = [p.label for p in a.probabilities] + [p.label for p in a.family_probabilities] + list(model.labels or [])
+    families = [(p.label, p.probability) for p in a.family_probabilities]
     return ReportContent(
         registration_number=a.registration_number,
         header=header,
         recording=recording,
         quality_lines=quality,
         status=a.status,
-        status_line=status_line,
+        status_lines=status_lines(a, model),
         probabilities=[(p.label, p.probability) for p in a.probabilities],
-        families=[(p.label, p.probability) for p in a.node_probabilities],
-        evidence_lines=evidence,
+        families=families if len(families) > 1 else [],  # one family holding everything says nothing
+        reading_lines=reading_lines(a),
         timeline=[(w.start, w.end, w.top_label, w.probabilities[w.top_label]) for w in a.timeline],
-        model_rows=model_rows,
+        model_rows=list(facts_summary(model).items()),
+        model_lines=model_lines(model),
+        speech_lines=speech_lines(model, a.speech_s),
+        can_do=can_do_line(model),
         limitations=model.limitations,
+        title=title_of(a),
+        label_names={label: label_name(label) for label in labels},
     )
-
-
-def _num(value: float | None) -> str:
-    return "not measured" if value is None else f"{value:.3f}"

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from dialectid.train.card import card_limitations
+
+# Fields added to ModelFacts after reports began binding a digest of them: left out of that digest
+# while None, so that the facts stored with an older report still match its signature.
+LATER_FIELDS = ("labels", "by_speech", "rules", "test_answered")
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,10 @@ class ModelFacts:
     unseen_speakers: bool | None
     limitations: list[str] = field(default_factory=list)
     test_coverage: float | None = None  # share of test clips given a label
+    labels: list[str] | None = None  # what the model can name
+    by_speech: dict[str, dict[str, Any]] | None = None  # per amount of net speech: n, n_answered, accuracy
+    rules: dict[str, float] | None = None  # min_speech_s and low_confidence: what "ok" means
+    test_answered: int | None = None  # test clips given a label
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> ModelFacts:
@@ -36,8 +46,17 @@ class ModelFacts:
             test_clips=metrics.get("n"),
             test_coverage=metrics.get("coverage"),
             unseen_speakers=metrics.get("speakers_unseen_in_training"),
-            limitations=limitations_from_card((bundle.path / "MODEL_CARD.md").read_text()),
+            limitations=card_limitations((bundle.path / "MODEL_CARD.md").read_text()),
+            labels=list(bundle.labels),
+            by_speech=_by_speech(metrics.get("by_speech")),
+            rules={"min_speech_s": bundle.rules.min_speech_s, "low_confidence": bundle.rules.low_confidence},
+            test_answered=metrics.get("n_answered"),
         )
+
+    def digest_form(self) -> dict[str, Any]:
+        """What a report's signature binds of these facts (`LATER_FIELDS` only where set)."""
+        data = asdict(self)
+        return {k: v for k, v in data.items() if not (k in LATER_FIELDS and v is None)}
 
 
 @dataclass(frozen=True)
@@ -48,13 +67,9 @@ class ReportContext:
     model: ModelFacts
 
 
-def limitations_from_card(card: str) -> list[str]:
-    """The bullet points under the model card's 'Limitations' heading."""
-    lines, inside = [], False
-    for line in card.splitlines():
-        if line.startswith("## "):
-            inside = line.strip().lower() == "## limitations"
-            continue
-        if inside and line.startswith("- "):
-            lines.append(line[2:].strip())
-    return lines
+def _by_speech(groups: dict[str, Any] | None) -> dict[str, dict[str, Any]] | None:
+    """The test figures per amount of speech that a report explains: clips, answered, accuracy."""
+    if not groups:
+        return None
+    return {band: {"n": g.get("n"), "n_answered": g.get("n_answered"), "accuracy": g.get("accuracy")}
+            for band, g in groups.items()}  # fmt: skip

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dialectid.report.content import NOTICE, TITLE, ReportContent
+from dialectid.report.content import NOTICE, ReportContent
 
 
 @lru_cache(maxsize=1)
@@ -16,4 +16,4 @@ def _environment() -> Environment:
 
 
 def render_html(content: ReportContent) -> str:
-    return _environment().get_template("report.html.j2").render(c=content, title=TITLE, notice=NOTICE)
+    return _environment().get_template("report.html.j2").render(c=content, title=content.title, notice=NOTICE)

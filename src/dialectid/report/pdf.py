@@ -18,7 +18,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from dialectid.report.content import NOTICE, TITLE, ReportContent
+from dialectid.report.content import NOTICE, ReportContent
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 PAGE_WIDTH = A4[0] - 36 * mm
@@ -44,7 +44,9 @@ def _styles(font: str, bold: str) -> dict[str, ParagraphStyle]:
                           wordWrap="CJK")  # fmt: skip
     return {
         "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=4),
-        "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4),
+        "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4,
+                             keepWithNext=1),  # a heading never ends a page
+        "lead": ParagraphStyle("lead", parent=body, fontName=bold, fontSize=10, leading=13),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
         "notice": ParagraphStyle(
@@ -66,41 +68,61 @@ def render_pdf(content: ReportContent) -> bytes:
     font, bold = _fonts()
     styles = _styles(font, bold)
     buffer = io.BytesIO()
+    title = content.title
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
-                            bottomMargin=18 * mm, title=f"{TITLE} {content.registration_number}",
-                            author="dialectid", subject=TITLE, creator="dialectid")  # fmt: skip
-    story = [Paragraph(TITLE, styles["title"]), _table(content.header, styles), Spacer(1, 4)]
+                            bottomMargin=18 * mm, title=f"{title} {content.registration_number}",
+                            author="dialectid", subject=title, creator="dialectid")  # fmt: skip
+    story = [Paragraph(_escape(title), styles["title"]), _table(content.header, styles), Spacer(1, 4)]
     story += [Paragraph(NOTICE, styles["notice"])]
-    story += [Paragraph("Recording", styles["h2"]), _table(content.recording, styles)]
+    story += _result_section(content, styles, font)
     story += [Paragraph("Quality", styles["h2"])]
     story += [Paragraph(_escape(line), styles["body"]) for line in content.quality_lines]
-    story += [Paragraph("Result", styles["h2"]), Paragraph(_escape(content.status_line), styles["body"])]
-    if content.probabilities:
-        shown = content.probabilities[:CHART_LABELS]
-        story += [Spacer(1, 4), _probability_chart(shown, font)]
-        if len(shown) < len(content.probabilities):
-            story += [Paragraph(f"The chart shows the {len(shown)} most likely of {len(content.probabilities)} labels; "
-                                "the table lists all of them.", styles["small"])]  # fmt: skip
-        story += [_table([("label", "probability")] + [(k, f"{100 * v:.1f} %") for k, v in content.probabilities],
-                          styles, header=True)]  # fmt: skip
-        story += [Paragraph("Totals over the language tree", styles["h2"])]
-        story += [_table([("group", "probability")] + [(k, f"{100 * v:.1f} %") for k, v in content.families],
-                         styles, header=True)]  # fmt: skip
-        evidence = [Paragraph("Evidence over time", styles["h2"])]
-        evidence += [Paragraph(_escape(line), styles["body"]) for line in content.evidence_lines]
-        if content.timeline:
-            evidence += [Spacer(1, 3), _timeline_chart(content, font),
-                         Paragraph("Each bar is a window of speech at its time in the recording, coloured by its most "
-                                   "likely label; its height is that label's probability.", styles["small"])]  # fmt: skip
-        story.append(KeepTogether(evidence))
-    story += [KeepTogether([Paragraph("Model", styles["h2"]), _table(content.model_rows, styles)])]
-    if content.limitations:
-        story += [Paragraph("Known limitations of the model", styles["h2"])]
-        story += [Paragraph("• " + _escape(item), styles["body"]) for item in content.limitations]
+    story += _model_scope_section(content, styles)
+    if content.families:
+        story += [Paragraph("Totals by language family", styles["h2"])]
+        story += [_table([("language family", "probability")] + [(content.name(k), f"{100 * v:.1f} %")
+                                                                 for k, v in content.families], styles, header=True)]  # fmt: skip
+    if content.timeline:
+        story += [Paragraph("Consistency over the recording", styles["h2"]), _timeline_chart(content, font),
+                  Paragraph("Each bar is a window of speech at its time in the recording, coloured by its most likely "
+                            "language; its height is that language's probability in the window.", styles["small"])]  # fmt: skip
+    story += [Paragraph("Recording", styles["h2"]), _table(content.recording, styles)]
+    story += [Paragraph("How well the model did on its tests", styles["h2"]), _table(content.model_rows, styles)]
+    story += [Paragraph(_escape(line), styles["body"]) for line in content.model_lines + content.speech_lines]
     story += [Paragraph(NOTICE, styles["notice"])]
-    footer = f"{TITLE} · report {content.registration_number}"
+    footer = f"{title} · report {content.registration_number}"
     doc.build(story, canvasmaker=lambda *a, **k: _NumberedCanvas(*a, footer=footer, font=font, **k))
     return buffer.getvalue()
+
+
+def _result_section(content: ReportContent, styles, font: str) -> list:
+    """The status first, in words; then the probabilities by name, and what they mean."""
+    story = [Paragraph("Result", styles["h2"])]
+    story += [Paragraph(_escape(line), styles["lead" if i == 0 else "body"]) for i, line in enumerate(content.status_lines)]
+    if not content.probabilities:
+        return story
+    shown = content.probabilities[:CHART_LABELS]
+    story += [Spacer(1, 4), _probability_chart([(content.name(k), p) for k, p in shown], font, content.status == "ok")]
+    if len(shown) < len(content.probabilities):
+        story += [Paragraph(f"The chart shows the {len(shown)} most likely of {len(content.probabilities)} languages; "
+                            "the table lists all of them.", styles["small"])]  # fmt: skip
+    heading = "probability" if content.status == "ok" else "probability among the known languages (not a result)"
+    story += [_table([("language", heading)] + [(content.name(k), f"{100 * v:.1f} %") for k, v in content.probabilities],
+                     styles, header=True)]  # fmt: skip
+    story += [Paragraph(_escape(line), styles["body"]) for line in content.reading_lines]
+    return story
+
+
+def _model_scope_section(content: ReportContent, styles) -> list:
+    """What the model can tell and, from its card, what it cannot: every report says both."""
+    story = [Paragraph("What this model can do", styles["h2"])]
+    if content.can_do:
+        story += [Paragraph(_escape(content.can_do), styles["body"])]
+    if content.limitations:
+        story += [Paragraph("What this model cannot do", styles["h2"]),
+                  Paragraph("From the model's card (part of the verified model bundle):", styles["small"])]  # fmt: skip
+        story += [Paragraph("• " + _escape(item), styles["body"]) for item in content.limitations]
+    return story
 
 
 def _escape(text: str) -> str:
@@ -119,14 +141,16 @@ def _table(rows, styles, header: bool = False) -> Table:
     return table
 
 
-def _probability_chart(probabilities: list[tuple[str, float]], font: str) -> Drawing:
+def _probability_chart(probabilities: list[tuple[str, float]], font: str, result: bool = True) -> Drawing:
+    """Bars by language name; grey where the status gives no result (the bars then only compare)."""
     labels = [label if len(label) <= 28 else label[:27] + "…" for label, _ in probabilities][::-1]
     values = [100 * p for _, p in probabilities][::-1]
     bar = 9 if len(values) <= 12 else 5.5
-    height = len(values) * (bar + 3) + 30
+    bottom = 30  # room for the value labels and, below them, the axis title
+    height = len(values) * (bar + 3) + bottom + 8
     drawing = Drawing(PAGE_WIDTH, height)
     chart = HorizontalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 120, 20, PAGE_WIDTH - 150, height - 28
+    chart.x, chart.y, chart.width, chart.height = 120, bottom, PAGE_WIDTH - 150, height - bottom - 8
     chart.data = [values]
     chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 20
     chart.valueAxis.labels.fontName = font
@@ -135,37 +159,45 @@ def _probability_chart(probabilities: list[tuple[str, float]], font: str) -> Dra
     chart.categoryAxis.labels.fontName = font
     chart.categoryAxis.labels.fontSize = 7 if len(values) <= 12 else 5.5
     chart.categoryAxis.labels.boxAnchor = "e"
-    chart.bars[0].fillColor = PALETTE[0]
+    chart.categoryAxis.visibleTicks = 0
+    chart.bars[0].fillColor = PALETTE[0] if result else colors.HexColor("#9aa5b1")
     chart.bars[0].strokeColor = None
     drawing.add(chart)
-    drawing.add(String(chart.x + chart.width / 2, 4, "calibrated probability (%)", fontName=font, fontSize=7,
+    drawing.add(String(chart.x + chart.width / 2, 3, "calibrated probability (%)", fontName=font, fontSize=7,
                        textAnchor="middle"))  # fmt: skip
     return drawing
 
 
 def _timeline_chart(content: ReportContent, font: str) -> Drawing:
-    """Each window as a bar at its time, coloured by its top label, its height the top probability."""
-    height, left, bottom = 95, 40, 22
+    """Each window as a bar at its time, coloured by its most likely language, its height that
+    language's probability, against a 0-100 % scale."""
+    plot, left, bottom = 70, 44, 16
     width = PAGE_WIDTH - left - 10
-    drawing = Drawing(PAGE_WIDTH, height + 30)
+    drawing = Drawing(PAGE_WIDTH, bottom + plot + 28)
     end = max(w[1] for w in content.timeline) or 1.0
-    top_labels = sorted({w[2] for w in content.timeline}, key=lambda x: [p[0] for p in content.probabilities].index(x))
+    order = [p[0] for p in content.probabilities]
+    top_labels = sorted({w[2] for w in content.timeline}, key=lambda x: order.index(x) if x in order else len(order))
     colour = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(top_labels)}
-    drawing.add(Line(left, bottom, left + width, bottom, strokeWidth=0.5))
-    drawing.add(Line(left, bottom, left, bottom + height - 20, strokeWidth=0.5))
+    for fraction in (0, 0.5, 1.0):  # the y scale, with light grid lines
+        y = bottom + plot * fraction
+        drawing.add(Line(left, y, left + width, y, strokeWidth=0.3, strokeColor=colors.lightgrey))
+        drawing.add(String(left - 4, y - 2.5, f"{100 * fraction:.0f} %", fontName=font, fontSize=6.5, textAnchor="end"))
+    drawing.add(Line(left, bottom, left, bottom + plot, strokeWidth=0.5))
     for start, stop, label, probability in content.timeline:
         x = left + width * start / end
         w = max(0.8, width * (stop - start) / end * 0.5)
-        drawing.add(Rect(x, bottom, w, (height - 20) * probability, fillColor=colour[label], strokeColor=None))
+        drawing.add(Rect(x, bottom, w, plot * probability, fillColor=colour[label], strokeColor=None))
     for fraction in (0, 0.25, 0.5, 0.75, 1.0):
-        drawing.add(String(left + width * fraction, bottom - 10, f"{end * fraction:.0f} s", fontName=font, fontSize=6.5,
+        drawing.add(String(left + width * fraction, bottom - 11, f"{end * fraction:.0f} s", fontName=font, fontSize=6.5,
                            textAnchor="middle"))  # fmt: skip
-    drawing.add(String(4, bottom + height - 26, "p", fontName=font, fontSize=7))
+    drawing.add(String(left, bottom + plot + 6, "probability of the window's most likely language (%)", fontName=font,
+                       fontSize=7))  # fmt: skip
     x = left
     for label in top_labels[:8]:
-        text = label if len(label) <= 24 else label[:23] + "…"
-        drawing.add(Rect(x, height + 14, 7, 7, fillColor=colour[label], strokeColor=None))
-        drawing.add(String(x + 10, height + 15, text, fontName=font, fontSize=7))
+        name = content.name(label)
+        text = name if len(name) <= 24 else name[:23] + "…"
+        drawing.add(Rect(x, bottom + plot + 17, 7, 7, fillColor=colour[label], strokeColor=None))
+        drawing.add(String(x + 10, bottom + plot + 18, text, fontName=font, fontSize=7))
         x += 16 + pdfmetrics.stringWidth(text, font, 7)
         if x > PAGE_WIDTH - 60:
             break

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,7 +59,7 @@ def report_binding(analysis: dict[str, Any], context: ReportContext) -> dict[str
     return {
         "analysis_sha256": digest(analysis),
         "context_sha256": digest(case),
-        "model_sha256": digest(asdict(context.model)),
+        "model_sha256": digest(context.model.digest_form()),
     }
 
 

@@ -10,7 +10,10 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.templating import Jinja2Templates
 
+from dialectid.audio.quality import flag_text
+from dialectid.names import label_name
 from dialectid.web.auth import Principal
+from dialectid.web.wording import QUALITY
 
 
 def percent(value: float | None) -> str:
@@ -27,6 +30,9 @@ def templates() -> Jinja2Templates:
     environment = Environment(loader=PackageLoader("dialectid.web", "templates"),
                               autoescape=select_autoescape(["html", "j2"]))  # fmt: skip
     environment.filters["percent"] = percent
+    environment.filters["label_name"] = label_name
+    environment.filters["flag_text"] = flag_text
+    environment.globals["quality_words"] = QUALITY
     return Jinja2Templates(env=environment)
 
 

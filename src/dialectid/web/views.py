@@ -25,6 +25,7 @@ from dialectid.web.auth import Principal, open_case
 from dialectid.web.context import WebContext
 from dialectid.web.errors import NotFound, WebError
 from dialectid.web.jobs import Job
+from dialectid.web.wording import result_wording
 
 AGREEMENT = {"agree": True, "disagree": False, "unsure": None}
 MAX_OUTCOME, MAX_COMMENT = 200, 4000
@@ -49,6 +50,7 @@ def case_view(web: WebContext, user: Principal, reference: str, path: str) -> di
         for analysis in recording["analyses"]:
             number = analysis["registration_number"]
             analysis["signature"] = signature_status(web, reference, number) if analysis["report"] else None
+            analysis["wording"] = result_wording(analysis)
     case["jobs"] = [job.to_dict() for job in web.jobs.for_case(reference)]
     return case
 
