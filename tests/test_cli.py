@@ -8,6 +8,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from conftest import islands
+from corpora import folder_tree
 from dialectid.cli import app
 
 SAMPLE = Path(__file__).resolve().parent.parent / "datasets" / "samples" / "telephone-en.wav"
@@ -86,3 +87,35 @@ def test_real_process_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert f"error: {noise}: not a recognised audio format" in result.stderr
     assert f"error: {tmp_path}: is a directory" in result.stderr
+
+
+MARKUP_NAMES = ("a[/b].wav", "[bold]x[/bold].wav")  # Rich reads these as tags: a stray close, a swallowed style
+
+
+def _markup_files(folder, content: bytes | None = None):
+    paths = [folder / name for name in MARKUP_NAMES]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if content is not None else b"not audio" * 100)
+    return paths
+
+
+def _shown(result, *paths, stream: str = "stdout"):
+    """Every path appears where a person reads it (error lines, never markup, do not count), as it is,
+    and no markup error turned into a traceback."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    shown = getattr(result, stream).replace("\n", "")
+    for path in paths:
+        assert str(path) in shown, (path, result.output)
+
+
+def test_file_names_that_look_like_markup_are_shown_as_they_are(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # short relative names, so no table folds them
+    real = _markup_files(Path("real"), SAMPLE.read_bytes())
+    junk = _markup_files(Path("junk"))
+    _shown(invoke("inspect", *real, *junk), *real, *junk)
+    _shown(invoke("score", junk[1]), junk[1])  # one file: the analysis, headed by its name
+    _shown(invoke("score", *junk, "-o", "[red]rows[/red].jsonl"), Path("[red]rows[/red].jsonl"), stream="stderr")
+    _shown(invoke("score", *junk), *junk)  # several files: the table
+    result = invoke("data", "import", "folder", folder_tree(Path("corpus")), "-o", "[i]a[/i].jsonl")
+    _shown(result, Path("[i]a[/i].jsonl"))

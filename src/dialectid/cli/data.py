@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from dialectid.audio.source import sha256_file
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, progress_bar, user_errors
@@ -70,7 +71,8 @@ def import_(
     hours = sum(u.duration_s or 0 for u in utterances) / 3600
     labels = len({u.label for u in utterances})
     left_out = f", {len(skipped)} unusable files left out" if skipped else ""
-    out.print(f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}")
+    out.print(f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}",
+              markup=False)
 
 
 def _hashed(utt, advance):
@@ -97,13 +99,13 @@ def split(
         for name, parts in folds.items():
             for part, utts in parts.items():
                 write_manifest(output / "loso" / name / f"{part}.jsonl", utts, source.base)
-        out.print(f"wrote {len(folds)} leave-one-speaker-out folds under {output / 'loso'}")
+        out.print(f"wrote {len(folds)} leave-one-speaker-out folds under {output / 'loso'}", markup=False)
         return
     parts = split_utterances(utterances, dev=dev, test=test, seed=seed)
     for part, utts in parts.items():
         write_manifest(output / f"{part}.jsonl", utts, source.base)
     summary = ", ".join(f"{part} {len(utts)}" for part, utts in parts.items())
-    out.print(f"wrote {output}/{{train,dev,test}}.jsonl: {summary} utterances")
+    out.print(f"wrote {output}/{{train,dev,test}}.jsonl: {summary} utterances", markup=False)
     for part, utts in parts.items():
         if not utts and (dev if part == "dev" else test if part == "test" else 1) > 0:
             err.print(f"warning: {part} is empty: too few speakers per label to fill it", markup=False)
@@ -159,7 +161,7 @@ def stats(
     for heading in ("label", "clips", "speakers", "hours"):
         table.add_column(heading, justify="left" if heading == "label" else "right")
     for row in rows:
-        table.add_row(row.label, str(row.clips), str(row.speakers), f"{row.hours:.2f}")
+        table.add_row(Text(row.label), str(row.clips), str(row.speakers), f"{row.hours:.2f}")
     total = sum(r.hours for r in rows)
     table.add_row("total", str(sum(r.clips for r in rows)), "", f"{total:.2f}", style="bold")
     out.print(table)

@@ -63,10 +63,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         status = Text(row["status"], style=_STATUS_STYLE[row["status"]])
         if row["status"] == "error":
-            table.add_row(row["path"], "-", "-", "-", "-", "-", "-", status)
+            table.add_row(Text(row["path"]), "-", "-", "-", "-", "-", "-", status)
             continue
         table.add_row(
-            row["path"],
+            Text(row["path"]),
             f"{row['format']}/{row['codec']} {row['sample_rate'] / 1000:g} kHz {row['channels']}ch",
             f"{row['duration_s']:.1f} s",
             f"{row['speech_s']:.1f} s",

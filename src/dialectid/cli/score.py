@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
 from dialectid.config import load_config
@@ -97,7 +99,8 @@ def _bar(p: float) -> str:
 def _print_single(row: dict[str, Any]) -> None:
     from dialectid.scoring.analysis import MEANING
 
-    out.print(f"[bold]{row['path']}[/bold]  registration {row.get('registration_number', '-')}", highlight=False)
+    number = row.get("registration_number", "-")
+    out.print(f"[bold]{escape(row['path'])}[/bold]  registration {number}", highlight=False)
     if row["status"] == "error":
         return
     out.print(f"status: [bold]{row['status']}[/bold] ({MEANING[row['status']]})", highlight=False)
@@ -130,7 +133,7 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
         probability = f"{100 * row['top_probability']:.1f} %" if row.get("top_probability") is not None else "-"
         speech = f"{row['speech_s']:.1f} s" if "speech_s" in row else "-"
         flags = ", ".join(row.get("quality", {}).get("flags", [])) or "-"
-        table.add_row(row["path"], row["status"], row.get("top_label") or "-", probability, speech, flags)
+        table.add_row(Text(row["path"]), row["status"], row.get("top_label") or "-", probability, speech, flags)
     out.print(table)
 
 
@@ -143,5 +146,5 @@ def _print_summary(summary, output: Path | None) -> None:
     table.add_row("statuses", ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "-")
     table.add_row("top labels", ", ".join(f"{k} {v}" for k, v in sorted(summary.top_labels.items())) or "-")
     if output:
-        table.add_row("results", str(output))
+        table.add_row("results", Text(str(output)))
     err.print(table)
