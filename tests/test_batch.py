@@ -163,3 +163,16 @@ def test_sigkill_loses_nothing_and_duplicates_nothing(whisper_bundle, recordings
     rows = rows_of(out)  # every line is whole JSON
     assert sorted(r["path"] for r in rows) == sorted(map(str, copies))
     assert all(r["status"] == "ok" for r in rows)
+
+
+@pytest.mark.parametrize("template", ["FIXED", "DID-{date}-{time}", "DID-{sha8}"])
+def test_reports_refuse_a_registration_template_that_can_repeat(template, tmp_path):
+    """Each report is named by its registration number: a template without {random} gives two analyses
+    (of one recording, or in one second) the same number, and the second report would replace the first."""
+    files = [random_bytes(tmp_path / f"{n}.wav") for n in range(2)]
+    result = invoke("score", *files, "--reports", tmp_path / "reports", "--set", f"registration={template}")
+    assert result.exit_code == 2, result.output
+    assert "{random}" in result.stderr and template in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "reports").exists()
+    result = invoke("score", *files, "--set", f"registration={template}", "-o", tmp_path / "rows.jsonl")
+    assert result.exit_code == 1 and "{random}" not in result.stderr  # without --reports nothing is overwritten

@@ -359,6 +359,8 @@ def run_batch(
     on_row: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> Summary:
     """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts."""
+    if reports is not None:
+        config.require_unique_registration()  # before anything is scored
     summary = Summary()
     plan: list[Item | None] = []  # None: already in the results
     for item in items:

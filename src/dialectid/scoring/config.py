@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from dialectid.audio import AudioConfig
 from dialectid.config import StrictModel
+from dialectid.errors import ConfigError
 from dialectid.models.contract import DecisionRules
 
 # The fields of a registration template and the width of what each becomes.
@@ -60,6 +61,13 @@ class ScoringConfig(StrictModel):
         if len(widest) > REGISTRATION_LENGTH:
             raise ValueError(f"template {template!r} makes numbers longer than {REGISTRATION_LENGTH} characters")
         return template
+
+    def require_unique_registration(self) -> None:
+        """Refuse a template that can give two analyses one number where each is a file named by it
+        (`--reports`): only {random} differs between two analyses of one recording in one second."""
+        if "{random}" not in self.registration:
+            raise ConfigError(f"registration template {self.registration!r} can give two analyses the same number, "
+                              "so one report would replace another in --reports; put {random} in it")  # fmt: skip
 
     def overrides(self) -> dict[str, float]:
         """The decision rules this config sets, which replace the bundle's."""
