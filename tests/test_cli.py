@@ -119,3 +119,12 @@ def test_file_names_that_look_like_markup_are_shown_as_they_are(tmp_path, monkey
     _shown(invoke("score", *junk), *junk)  # several files: the table
     result = invoke("data", "import", "folder", folder_tree(Path("corpus")), "-o", "[i]a[/i].jsonl")
     _shown(result, Path("[i]a[/i].jsonl"))
+
+
+def test_a_block_size_that_would_take_forever_is_refused():
+    """1e-9 s blocks made a 4 s file take 38 s (a block per sample); a quarter second costs nothing measurable."""
+    for command in (["inspect", SAMPLE, "--set", "ingest.block_s=1e-9"],
+                    ["score", SAMPLE, "--set", "audio.ingest.block_s=0.001"]):  # fmt: skip
+        result = invoke(*command)
+        assert result.exit_code == 2 and "block_s" in result.stderr and result.stderr.count("\n") == 1, result.output
+    assert invoke("inspect", SAMPLE, "--set", "ingest.block_s=0.25").exit_code == 0

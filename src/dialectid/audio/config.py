@@ -22,7 +22,8 @@ class IngestConfig(StrictModel):
         description="mean of all channels, or only the loudest (the applicant, not the interviewer)",
     )
     max_duration_s: float = Field(4 * 3600.0, gt=0, le=24 * 3600, description="longer recordings are refused")
-    block_s: float = Field(20.0, gt=0, le=600, description="seconds decoded and processed at a time")
+    # a floor, since every block costs a decoder call: 1e-9 s made a 4 s file take 38 s
+    block_s: float = Field(20.0, ge=0.25, le=600, description="seconds decoded and processed at a time")
     # 16 MB: a two-hour telephone file (58 MB) streams from disk, which cost nothing measurable and
     # kept 59 MB out of the fast model's peak (reports/benchmarks.md); short files still read once
     max_in_memory_mb: float = Field(16.0, ge=0, le=1024, description="files up to this size are read into memory once")
