@@ -3,7 +3,9 @@
 It builds a demo data home (never the user's real DIALECTID_HOME): four accounts with random
 passwords, four cases with fictitious subjects, the bundled sample recordings analysed with the
 default model and their signed reports attached, and some feedback already given. The web view
-then serves it on 127.0.0.1. Nothing is downloaded.
+then serves it on 127.0.0.1. Nothing is downloaded. With a dialect bundle (`dialectid demo
+--dialect-model`, or one found at DIALECTID_HOME/models/dialect-arabic) the analyses also split
+the top language over its dialects where it is that bundle's language (the Arabic sample).
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ class Demo:
     cases: list[str]
 
 
-def prepare(folder: Path, model: Path, rebuild: bool = False, say: Callable[[str], None] = lambda _: None) -> Demo:
-    """The demo home in `folder`: reused when it is one and `rebuild` is not set, else built anew."""
+def prepare(folder: Path, model: Path, rebuild: bool = False, say: Callable[[str], None] = lambda _: None,
+            dialect_model: Path | None = None) -> Demo:  # fmt: skip
+    """The demo home in `folder`: reused when it is one and `rebuild` is not set, else built anew
+    (with the dialect bundle `dialect_model` under `model`, where given)."""
     folder = folder.resolve()
     if folder == home().resolve() or home().resolve().is_relative_to(folder):
         raise DemoError(f"{folder}: is (or holds) your real data home; choose another --home for the demo")
@@ -75,16 +79,22 @@ def prepare(folder: Path, model: Path, rebuild: bool = False, say: Callable[[str
         return Demo(folder, {}, cases)
     if folder.exists():
         shutil.rmtree(folder)
-    return _build(folder, model, say)
+    return _build(folder, model, say, dialect_model)
 
 
-def _build(folder: Path, model: Path, say: Callable[[str], None]) -> Demo:
+def _build(folder: Path, model: Path, say: Callable[[str], None], dialect_model: Path | None = None) -> Demo:
     from dialectid.casefile import CaseStore
     from dialectid.casefile.accounts import Accounts
     from dialectid.casefile.workflow import analyse_case
     from dialectid.models.bundle import load_model
+    from dialectid.scoring.dialects import compose
     from dialectid.web.passwords import hash_password
 
+    bundle = load_model(str(model))
+    dialect = load_model(str(dialect_model)) if dialect_model else None
+    if dialect is not None:
+        compose(bundle, dialect)  # a dialect bundle that does not fit is refused before the demo home is made
+        say(f"dialect model {dialect.model_id} ({dialect_model}) splits {'/'.join(dialect.taxonomy.leaves)}")
     folder.mkdir(parents=True, mode=0o700)
     store = CaseStore(root=folder)
     actor = "dialectid demo"
@@ -92,7 +102,6 @@ def _build(folder: Path, model: Path, say: Callable[[str], None]) -> Demo:
     accounts = Accounts(store)
     for name, role in ACCOUNTS:
         accounts.add(name, role, hash_password(logins[name], role, name), actor)
-    bundle = load_model(str(model))
     references = []
     for number, case in enumerate(CASES, start=1):
         say(f"case {number} of {len(CASES)}: adding and analysing {len(case.recordings)} recordings")
@@ -100,7 +109,7 @@ def _build(folder: Path, model: Path, say: Callable[[str], None]) -> Demo:
         store.assign(reference, case.caseworker, "demo-admin")
         for sample in case.recordings:
             store.add_recording(reference, SAMPLES / sample, "demo recording", "demo-analyst")
-        analyse_case(store, reference, bundle, "demo-analyst")
+        analyse_case(store, reference, bundle, "demo-analyst", dialect=dialect)
         references.append(reference)
     _give_feedback(store, references[0], "anna.caseworker")
     (folder / MARKER).write_text(json.dumps({"version": __version__, "cases": references,

@@ -672,7 +672,7 @@ def _shown(session: Session, analysis: AnalysisRow, has_report: bool, recording_
         return {**_analysis_summary(session, analysis, has_report), "integrity": integrity_status(record, None)}
     return {"registration_number": analysis.registration_number, "status": "not_valid", "top_label": None,
             "top_probability": None, "model": analysis.model_id, "report": has_report,
-            "created_at": analysis.created_at.isoformat(), "speech_s": None, "probabilities": [],
+            "created_at": analysis.created_at.isoformat(), "speech_s": None, "probabilities": [], "dialects": None,
             "quality": {"status": None, "flags": [], "reasons": []}, "feedback": [],
             "integrity": integrity_status(record, problem)}  # fmt: skip
 
@@ -704,7 +704,7 @@ def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool)
     return {"registration_number": analysis.registration_number, "status": analysis.status,
             "top_label": analysis.top_label, "top_probability": data.get("top_probability"), "model": analysis.model_id,
             "report": has_report, "created_at": analysis.created_at.isoformat(), "speech_s": data.get("speech_s"),
-            "probabilities": data["probabilities"],
+            "probabilities": data["probabilities"], "dialects": data.get("dialects"),
             "quality": {k: data["quality"].get(k) for k in ("status", "flags", "reasons")},
             "feedback": [{"author": f.author, "role": f.role, "agrees": f.agrees, "linguist_outcome": f.linguist_outcome,
                           "comment": f.comment, "created_at": f.created_at.isoformat()} for f in feedback]}  # fmt: skip

@@ -36,16 +36,19 @@ class AnalyseOutcome:
 Progress = Callable[[int, int, str], None]
 
 
-def analyse_case(store: CaseStore, reference: str, bundle: Bundle, actor: str,
-                 config: ScoringConfig | None = None, progress: Progress | None = None) -> AnalyseOutcome:  # fmt: skip
+def analyse_case(store: CaseStore, reference: str, bundle: Bundle, actor: str, config: ScoringConfig | None = None,
+                 progress: Progress | None = None, dialect: Bundle | None = None) -> AnalyseOutcome:  # fmt: skip
+    """`dialect`: a dialect bundle under `bundle` (scoring/dialects.py), whose facts the reports
+    then state beside the language model's."""
     from dialectid.audio import AudioError
 
-    require_signed_for_cases(bundle, store.keys_dir)  # where DIALECTID_REQUIRE_SIGNED_MODELS is set
+    for used in (bundle, dialect) if dialect is not None else (bundle,):
+        require_signed_for_cases(used, store.keys_dir)  # where DIALECTID_REQUIRE_SIGNED_MODELS is set
     progress = progress or (lambda done, total, stage: None)
     outcome = AnalyseOutcome()
-    facts = ModelFacts.from_bundle(bundle)
+    scorer = Scorer(bundle, config, dialect)  # a dialect bundle that does not fit is refused before anything
+    facts = ModelFacts.from_bundle(bundle, dialect)
     _attach_missing_reports(store, reference, facts, actor, outcome)
-    scorer = Scorer(bundle, config)
     pending = store.pending(reference, bundle.sha256)
     for done, recording in enumerate(pending):
         progress(done, len(pending), f"analysing recording {done + 1} of {len(pending)}")

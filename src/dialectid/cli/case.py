@@ -121,6 +121,9 @@ def add_recording(
 def analyse(
     case: Annotated[str, typer.Argument(help="Case reference.")],
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model bundle [models/lid-accurate].")] = None,
+    dialect_model: Annotated[Path | None, typer.Option(
+        "--dialect-model", help="Dialect bundle whose top node is a language of --model: splits that language's "
+        "probability over its dialects in the analyses and reports.")] = None,
 ) -> None:
     """Analyse every unanalysed recording; render, sign and attach the reports."""
     from dialectid.casefile.workflow import analyse_case
@@ -129,7 +132,8 @@ def analyse(
 
     store = _store()
     store.pending(case, "")  # an unknown case fails here, before the model is loaded
-    outcome = analyse_case(store, case, load_model(model or default_model_path()), _actor())
+    dialect = load_model(dialect_model) if dialect_model else None
+    outcome = analyse_case(store, case, load_model(model or default_model_path()), _actor(), dialect=dialect)
     out.print(f"{len(outcome.analysed)} analysed, {len(outcome.reports)} reports attached", markup=False)
     for message in outcome.failed:
         err.print(f"error: {message}", markup=False)

@@ -28,15 +28,20 @@ def demo(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model bundle (default: models/lid-accurate).")
     ] = None,
+    dialect_model: Annotated[Path | None, typer.Option(
+        "--dialect-model", help="Dialect bundle under the model (default: DIALECTID_HOME/models/dialect-arabic "
+        "where it exists; without one the demo shows languages only).")] = None,
 ) -> None:
     """Build a demo case file with fictitious cases, analysed and signed, and serve the web view.
 
     Everything lives in --home; running it again reuses the demo (or --rebuild it). Ctrl-C stops it."""
     from dialectid.demo import prepare
     from dialectid.scoring import default_model_path
+    from dialectid.scoring.dialects import dialect_home_model
 
     model = model or default_model_path()
-    built = prepare(home, model, rebuild, say=lambda line: err.print(line, markup=False))
+    dialect_model = dialect_model or dialect_home_model()
+    built = prepare(home, model, rebuild, say=lambda line: err.print(line, markup=False), dialect_model=dialect_model)
     if built.logins:
         _hand_out(built.logins, password_file)
     out.print(f"demo case file: {built.folder} ({len(built.cases)} cases)", markup=False)
@@ -47,7 +52,7 @@ def demo(
 
     out.print(f"web view: http://{host}:{port}/  (start with the walkthrough: http://{host}:{port}/walkthrough)",
               markup=False)  # fmt: skip
-    run_server(CaseStore(root=built.folder), model, host, port)
+    run_server(CaseStore(root=built.folder), model, host, port, dialect_model=dialect_model)
 
 
 def _hand_out(logins: dict[str, str], password_file: Path | None) -> None:

@@ -24,6 +24,9 @@ def score(
     paths: Annotated[list[Path], typer.Argument(help="Recordings, or folders with --recursive.")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Score the audio files inside folders.")] = False,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model bundle [models/lid-accurate].")] = None,
+    dialect_model: Annotated[Path | None, typer.Option(
+        "--dialect-model", help="Dialect bundle whose top node is a language of --model (e.g. a dialect-arabic "
+        "bundle under lid-accurate): splits that language's probability over its dialects.")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="results.jsonl or results.csv (resumable).")
     ] = None,
@@ -42,6 +45,7 @@ def score(
     from dialectid.models.bundle import load_model
     from dialectid.scoring import ScoringConfig, default_model_path
     from dialectid.scoring.batch import expand, run_batch
+    from dialectid.scoring.dialects import compose
     from dialectid.scoring.results import ResultsFile
 
     if engine not in ("local", "ray"):
@@ -49,6 +53,8 @@ def score(
     settings = load_config(config, ScoringConfig, overrides or [])
     model_path = str(model or default_model_path())
     bundle = load_model(model_path)  # verified once here; workers verify again when they load it
+    if dialect_model is not None:
+        compose(bundle, load_model(dialect_model))  # a pair that does not fit is refused before any file is read
     items = expand(paths, recursive)
     results = ResultsFile(output, bundle.labels) if output else None
     single = len(items) == 1 and output is None
@@ -63,7 +69,8 @@ def score(
             bar.update(task, advance=1, rate=f"{len(rows) / elapsed:.2f} files/s, {audio / elapsed:.0f}x real time")
 
         summary = run_batch(
-            items, model_path, settings, results, bundle.sha256, engine, workers, address, reports, on_row
+            items, model_path, settings, results, bundle.sha256, engine, workers, address, reports, on_row,
+            str(dialect_model) if dialect_model else None,
         )
     if single:
         _print_single(rows[0])
@@ -122,7 +129,22 @@ def _print_single(row: dict[str, Any]) -> None:
     out.print(f"top label {row['top_label']}: {100 * row['top_probability']:.1f} % "
               f"(95 % interval {100 * low:.0f}-{100 * high:.0f} %), consistency {100 * row['consistency']:.0f} % "
               f"of {len(row['timeline'])} windows", markup=False)  # fmt: skip
+    if row.get("dialects"):
+        _print_dialects(row["dialects"])
     out.print("An indication to support a human assessment; not evidence.", markup=False)
+
+
+def _print_dialects(block: dict[str, Any]) -> None:
+    from dialectid.report.dialect import dialect_content
+    from dialectid.scoring.analysis import DialectResult
+
+    content = dialect_content(DialectResult.model_validate(block))
+    out.print(f"dialect: [bold]{escape(content.headline)}[/bold] ({block['status']})", highlight=False)
+    table = Table(box=None, show_header=False, pad_edge=False)
+    for name, p in content.rows:
+        table.add_row(f"  {name}", _bar(p), f"{100 * p:5.1f} %")
+    out.print(table)
+    out.print(content.lines[0], markup=False)
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:

@@ -20,6 +20,8 @@ def serve(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model bundle for new analyses (default: models/lid-accurate).")
     ] = None,
+    dialect_model: Annotated[Path | None, typer.Option(
+        "--dialect-model", help="Dialect bundle under the model for new analyses (none by default).")] = None,
     upload_limit_mb: Annotated[float, typer.Option(min=0.1, help="Largest recording an analyst may upload.")] = 100.0,
     secure_cookies: Annotated[bool, typer.Option(help="Send cookies over HTTPS only, and HSTS.")] = False,
     behind_proxy: Annotated[
@@ -38,10 +40,11 @@ def serve(
     from dialectid.web import WebSettings
 
     settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy)
-    run_server(case_store(), model, host, port, settings)
+    run_server(case_store(), model, host, port, settings, dialect_model)
 
 
-def run_server(store, model: Path | None, host: str, port: int, settings=None) -> None:
+def run_server(store, model: Path | None, host: str, port: int, settings=None,
+               dialect_model: Path | None = None) -> None:  # fmt: skip
     """Serve the web view over `store` until Ctrl-C (also for `dialectid demo`)."""
     import uvicorn
 
@@ -50,7 +53,7 @@ def run_server(store, model: Path | None, host: str, port: int, settings=None) -
 
     settings = settings or WebSettings()
     _check_can_listen(host, port)
-    app = create_app(store, model, settings)
+    app = create_app(store, model, settings, dialect_model)
     if warning := transport_warning(host, settings.behind_proxy, settings.secure_cookies):
         err.print(warning, markup=False)
     # Every record, uvicorn's too, goes through a formatter that writes control characters out.

@@ -3,11 +3,12 @@ the PDF, HTML and JSON renderings only lay it out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dialectid.names import label_name
 from dialectid.report.context import ReportContext
+from dialectid.report.dialect import DialectContent, dialect_content, dialect_limitations, dialect_model_rows
 from dialectid.report.explain import (
     can_do_line,
     facts_summary,
@@ -50,6 +51,7 @@ class ReportContent:
     limitations: list[str]
     title: str = TITLE
     label_names: dict[str, str] = field(default_factory=dict)
+    dialect: DialectContent | None = None  # the dialect head's split of the top language, where one was made
 
     @property
     def status_line(self) -> str:
@@ -66,6 +68,7 @@ class ReportContent:
             "label_names": self.label_names, "family_probabilities": dict(self.families),
             "reading": self.reading_lines, "model": dict(self.model_rows), "model_figures": self.model_lines,
             "by_speech": self.speech_lines, "can_do": self.can_do, "limitations": self.limitations, "notice": NOTICE,
+            "dialect": asdict(self.dialect) if self.dialect else None,
         }  # fmt: skip
 
 
@@ -102,11 +105,12 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
         families=families if len(families) > 1 else [],  # one family holding everything says nothing
         reading_lines=reading_lines(a),
         timeline=[(w.start, w.end, w.top_label, w.probabilities[w.top_label]) for w in a.timeline],
-        model_rows=list(facts_summary(model).items()),
+        model_rows=list(facts_summary(model).items()) + dialect_model_rows(model.dialect),
         model_lines=model_lines(model),
         speech_lines=speech_lines(model, a.speech_s),
         can_do=can_do_line(model),
-        limitations=model.limitations,
+        limitations=model.limitations + dialect_limitations(model.dialect),
         title=title_of(a),
         label_names={label: label_name(label) for label in labels},
+        dialect=dialect_content(a.dialects),
     )

@@ -9,7 +9,7 @@ from dialectid.train.card import card_limitations
 
 # Fields added to ModelFacts after reports began binding a digest of them: left out of that digest
 # while None, so that the facts stored with an older report still match its signature.
-LATER_FIELDS = ("labels", "by_speech", "rules", "test_answered")
+LATER_FIELDS = ("labels", "by_speech", "rules", "test_answered", "dialect")
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,15 @@ class ModelFacts:
     by_speech: dict[str, dict[str, Any]] | None = None  # per amount of net speech: n, n_answered, accuracy
     rules: dict[str, float] | None = None  # min_speech_s and low_confidence: what "ok" means
     test_answered: int | None = None  # test clips given a label
+    dialect: ModelFacts | None = None  # the dialect model under this one (scoring/dialects.py), where one was used
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dialect, dict):  # read back from the case file, where the facts are stored as JSON
+            object.__setattr__(self, "dialect", ModelFacts(**self.dialect))
 
     @classmethod
-    def from_bundle(cls, bundle: Any) -> ModelFacts:
+    def from_bundle(cls, bundle: Any, dialect: Any = None) -> ModelFacts:
+        """The facts of `bundle`, and of the dialect bundle `dialect` under it where given."""
         metrics = bundle.metrics or {}
         return cls(
             name=bundle.model_id,
@@ -51,6 +57,7 @@ class ModelFacts:
             by_speech=_by_speech(metrics.get("by_speech")),
             rules={"min_speech_s": bundle.rules.min_speech_s, "low_confidence": bundle.rules.low_confidence},
             test_answered=metrics.get("n_answered"),
+            dialect=cls.from_bundle(dialect) if dialect is not None else None,
         )
 
     def digest_form(self) -> dict[str, Any]:

@@ -99,6 +99,7 @@ def _result_section(content: ReportContent, styles, font: str) -> list:
     """The status first, in words; then the probabilities by name, and what they mean."""
     story = [Paragraph("Result", styles["h2"])]
     story += [Paragraph(_escape(line), styles["lead" if i == 0 else "body"]) for i, line in enumerate(content.status_lines)]
+    story += _dialect_section(content, styles)
     if not content.probabilities:
         return story
     shown = content.probabilities[:CHART_LABELS]
@@ -123,6 +124,19 @@ def _model_scope_section(content: ReportContent, styles) -> list:
                   Paragraph("From the model's card (part of the verified model bundle):", styles["small"])]  # fmt: skip
         story += [Paragraph("• " + _escape(item), styles["body"]) for item in content.limitations]
     return story
+
+
+def _dialect_section(content: ReportContent, styles) -> list:
+    """The dialect head's split of the top language, right under the result it refines."""
+    if content.dialect is None:
+        return []
+    block = content.dialect
+    headline = ParagraphStyle("dialect", parent=styles["body"], fontName=styles["h2"].fontName, fontSize=10.5)
+    part = [Paragraph("Dialect", styles["h2"]), Paragraph(_escape(block.headline), headline)]
+    part += [Paragraph(_escape(line), styles["body"]) for line in block.lines]
+    part += [Spacer(1, 3), _table([("dialect", "probability")] + [(k, f"{100 * v:.1f} %") for k, v in block.rows],
+                                  styles, header=True)]  # fmt: skip
+    return [KeepTogether(part)]
 
 
 def _escape(text: str) -> str:

@@ -8,6 +8,9 @@ and the web API store and serve its JSON form (`to_dict`), and read it back with
 ('ok', 'en', 8000, 0.7)
 >>> Analysis.from_dict(a.to_dict()) == a
 True
+
+Schema 2 added `dialects` (None where no dialect head was asked or applied); JSON of schema 1
+reads as before, with `dialects` None.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the optional `dialects` block
 Status = Literal["ok", "low_confidence", "insufficient_speech", "out_of_set", "rejected_audio"]
 STATUSES: tuple[str, ...] = get_args(Status)
 ANSWERED: tuple[str, ...] = ("ok", "low_confidence")  # the statuses that give a label
@@ -91,6 +94,32 @@ class ModelRef(_Frozen):
     bundle_sha256: str
 
 
+DialectStatus = Literal["ok", "dialect_uncertain"]
+DIALECT_MEANING = {
+    "ok": "a dialect result is given",
+    "dialect_uncertain": "the language is given, but no dialect is clearly more likely than the others",
+}
+
+
+class DialectResult(_Frozen):
+    """The dialect head's split of one language's probability (scoring/dialects.py): `children` are
+    the dialects' calibrated posteriors times `parent_probability`, so they sum to it."""
+
+    parent: str = Field(description="the language label the dialect head splits, e.g. 'ar'")
+    parent_probability: float
+    children: list[LabelProbability] = Field(description="every dialect, sorted; sums to parent_probability")
+    status: DialectStatus
+    top_dialect: str | None = Field(description="None unless status is ok: no dialect is named when uncertain")
+    top_share: float = Field(description="the top dialect's probability given the parent (what the threshold tests)")
+    threshold: float = Field(description="below this share given the parent: dialect_uncertain")
+    reason: str | None = Field(None, description="why the dialect is uncertain")
+    model: ModelRef
+
+    @property
+    def meaning(self) -> str:
+        return DIALECT_MEANING[self.status]
+
+
 class Analysis(_Frozen):
     registration_number: str
     created_at: str
@@ -111,6 +140,7 @@ class Analysis(_Frozen):
     toolkit_version: str
     schema_version: int = SCHEMA_VERSION
     notes: list[str] = Field(default_factory=list)
+    dialects: DialectResult | None = Field(None, description="where a dialect head split the top language")
 
     @property
     def meaning(self) -> str:

@@ -8,7 +8,6 @@ in hand are retried one at a time, and a file whose worker dies again becomes an
 
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +22,7 @@ from dialectid.errors import DialectidError
 from dialectid.models.base import THREADS_ENV
 from dialectid.scoring.analysis import ANSWERED
 from dialectid.scoring.config import ScoringConfig
-from dialectid.scoring.results import ResultsFile
+from dialectid.scoring.results import ResultsFile, open_reports, write_report
 
 WORKER_DIED = "the worker process died while scoring this file (killed, or out of memory), also when retried alone"
 
@@ -43,6 +42,7 @@ class Job:
     config_json: str
     bundle_sha256: str
     threads: int = 1  # each worker's share of the CPUs, for the model's own thread pool
+    dialect_model: str | None = None  # a dialect bundle under the model (scoring/dialects.py)
 
 
 def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Item]:
@@ -54,7 +54,7 @@ def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Ite
     items: dict[str, Item] = {}
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if _is_dir(path):
             if not recursive:
                 items.setdefault(
                     str(path), Item(str(path), f"{path}: is a directory; add --recursive to score the files in it")
@@ -65,6 +65,15 @@ def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Ite
         elif str(path) not in items:
             items[str(path)] = _checked(path)
     return list(items.values())
+
+
+def _is_dir(path: Path) -> bool:
+    """`Path.is_dir`, but a folder on the way the user may not enter is "no", not a `PermissionError`:
+    the path then becomes an error row that says so."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _checked(path: Path) -> Item:
@@ -89,7 +98,8 @@ class Worker:
 
         os.environ[THREADS_ENV] = str(job.threads)  # before the model builds its thread pool
         self.bundle = load_model(job.model)
-        self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json))
+        dialect = load_model(job.dialect_model) if job.dialect_model else None
+        self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json), dialect)
 
     def run(self, path: str) -> dict[str, Any]:
         try:
@@ -357,10 +367,13 @@ def run_batch(
     address: str | None = None,
     reports: Path | None = None,
     on_row: Callable[[dict[str, Any]], None] = lambda _: None,
+    dialect_model: str | None = None,
 ) -> Summary:
-    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts."""
+    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts.
+    With `dialect_model`, its dialect head splits the top language where it is the head's parent."""
     if reports is not None:
         config.require_unique_registration()  # before anything is scored
+        open_reports(reports)
     summary = Summary()
     plan: list[Item | None] = []  # None: already in the results
     for item in items:
@@ -369,7 +382,8 @@ def run_batch(
         summary.skipped += skip
     todo = [item.path for item in plan if item is not None and item.error is None]
     threads = 1 if engine == "ray" else max(1, len(os.sched_getaffinity(0)) // max(1, workers))  # a CPU per Ray actor
-    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads)  # unset stays "the model's"
+    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads,  # unset stays "the model's"
+              dialect_model)  # fmt: skip
     scored = ray_engine(todo, job, workers, address) if engine == "ray" else local_engine(todo, job, workers)
     try:
         for item in plan:
@@ -395,8 +409,6 @@ def _emit(row, results, reports, summary, on_row) -> None:
     if results is not None:
         results.write(row)
     if reports is not None and row["status"] != "error":
-        reports.mkdir(parents=True, exist_ok=True)
-        analysis = {k: v for k, v in row.items() if k != "path"}  # the report never names the file
-        (reports / f"{row['registration_number']}.json").write_text(json.dumps(analysis, indent=2) + "\n")
+        write_report(reports, row)
     summary.add(row)
     on_row(row)

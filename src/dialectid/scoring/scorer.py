@@ -4,9 +4,11 @@ ingestion -> quality gate -> VAD -> windows over the speech -> per-window scores
 duration-weighted mean of the windows' scores -> calibration -> decision.
 
 `measure` runs everything up to the uncalibrated window scores; `decide` calibrates and applies
-the decision rules. `dialectid score`, case analyses, `dialectid evaluate` and the trainer (which
-fits calibration and the open-set threshold on measured recordings) all go through both, so a
-bundle's published figures describe exactly what a user gets.
+the decision rules. With a dialect model (`Scorer(bundle, dialect=...)`, scoring/dialects.py) the
+dialect head scores the same windows in the same pass, and `decide` adds its split of the top
+language where that language is the head's parent. `dialectid score`, case analyses, `dialectid
+evaluate` and the trainer (which fits calibration and the open-set threshold on measured
+recordings) all go through both, so a bundle's published figures describe exactly what a user gets.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from dialectid.audio.recording import Recording
 from dialectid.models.bundle import Bundle
 from dialectid.models.contract import DecisionRules
 from dialectid.scoring.analysis import (
+    ANSWERED,
     Analysis,
     AudioFacts,
+    DialectResult,
     LabelProbability,
     ModelRef,
     OpenSet,
@@ -38,6 +42,7 @@ from dialectid.scoring.analysis import (
     Window,
 )
 from dialectid.scoring.config import REGISTRATION_FIELD, ScoringConfig
+from dialectid.scoring.dialects import DialectHead, compose
 from dialectid.scoring.windows import SpeechWindow, speech_windows
 
 _EMPTY = np.zeros(0, dtype=np.float32)
@@ -54,6 +59,8 @@ class Measurement:
     windows: list[SpeechWindow]
     scores: np.ndarray  # (windows, labels), uncalibrated
     novelty: np.ndarray | None  # (windows,)
+    dialect_scores: np.ndarray | None = None  # (windows, dialects), uncalibrated: where a dialect head scored
+    dialect_novelty: np.ndarray | None = None
 
     @property
     def weights(self) -> np.ndarray:
@@ -68,15 +75,17 @@ class Measurement:
 
 
 class Scorer:
-    """Analyses recordings with one bundle; reuse it for many files (the model loads once)."""
+    """Analyses recordings with one bundle, and optionally a dialect bundle under it (a
+    `CompositionError` where the two do not fit); reuse it for many files (the models load once)."""
 
-    def __init__(self, bundle: Bundle, config: ScoringConfig | None = None) -> None:
+    def __init__(self, bundle: Bundle, config: ScoringConfig | None = None, dialect: Bundle | None = None) -> None:
         self.bundle = bundle
         self.config = config or ScoringConfig()
         self.overrides = self.config.overrides()
         self.rules: DecisionRules = bundle.rules.model_copy(update=self.overrides)
         self.ingest = bundle.contract.ingest(self.config.audio.ingest)
         self.quality = with_min_speech(self.config.audio.quality, self.rules.min_speech_s)
+        self.dialect: DialectHead | None = compose(bundle, dialect) if dialect is not None else None
 
     def analyse(self, path: str | os.PathLike[str]) -> Analysis:
         """Raises an `AudioError` for files that cannot be used at all."""
@@ -104,8 +113,7 @@ class Scorer:
                 refusal = "rejected_audio"
             if refusal:
                 return Measurement(recording, quality, speech.speech_s, refusal, [], np.zeros((0, 0)), None)
-            windows, scores, novelty = self._score(recording, speech.segments)
-            return Measurement(recording, quality, speech.speech_s, None, windows, scores, novelty)
+            return Measurement(recording, quality, speech.speech_s, None, *self._score(recording, speech.segments))
 
     def log_posteriors(self, measured: Measurement) -> np.ndarray | None:
         """Calibrated log-posteriors of the whole recording, or None where nothing was scored."""
@@ -117,19 +125,27 @@ class Scorer:
         base = self._base(measured)
         if measured.refusal:
             return Analysis(**base, status=measured.refusal, **_no_result())
-        return Analysis(**base, **self._decision(measured))
+        decision = self._decision(measured)
+        return Analysis(**base, **decision, dialects=self._dialects(measured, decision))
 
     # ---- steps ---------------------------------------------------------------------------------
-    def _score(self, recording, segments) -> tuple[list[SpeechWindow], np.ndarray, np.ndarray | None]:
+    def _score(self, recording, segments) -> tuple[list[SpeechWindow], np.ndarray, np.ndarray | None,
+                                                   np.ndarray | None, np.ndarray | None]:  # fmt: skip
+        """The windows over the speech and, per window, the scores and novelty of the language model
+        and of the dialect head (None where there is none)."""
         windows, scores, novelty = [], [], []
+        dialect: tuple[list, list] = ([], [])
         batch: list[SpeechWindow] = []
         contract = self.bundle.contract
 
         def flush() -> None:
-            s, n = self.bundle.scores_and_novelty([contract.model_input(w.samples) for w in batch])
+            inputs = [contract.model_input(w.samples) for w in batch]
+            s, n = self.bundle.scores_and_novelty(inputs)
             scores.append(s)
             if n is not None:
                 novelty.append(n)
+            if self.dialect is not None:  # right after the language model: the encoder's states are still at hand
+                _score_dialect(self.dialect.bundle, contract, batch, inputs, dialect)
             windows.extend(replace(w, samples=_EMPTY) for w in batch)  # keep the timing, not the audio
             batch.clear()
 
@@ -142,7 +158,8 @@ class Scorer:
                 flush()
         if batch:
             flush()
-        return windows, np.concatenate(scores), np.concatenate(novelty) if novelty else None
+        stacked = [np.concatenate(part) if part else None for part in (novelty, *dialect)]
+        return windows, np.concatenate(scores), *stacked
 
     def _decision(self, measured: Measurement) -> dict[str, Any]:
         labels, calibrator, rules = self.bundle.labels, self.bundle.calibrator, self.rules
@@ -187,6 +204,22 @@ class Scorer:
             ],  # fmt: skip
             "open_set": open_set,
         }
+
+    def _dialects(self, measured: Measurement, decision: dict[str, Any]) -> DialectResult | None:
+        """The dialect head's split of the top language, where the top language is its parent."""
+        head = self.dialect
+        if head is None or measured.dialect_scores is None or decision["top_label"] != head.parent:
+            return None
+        if decision["status"] not in ANSWERED:
+            return None
+        weights = measured.weights
+        mean = _weighted_mean(measured.dialect_scores, weights)
+        conditional = np.exp(head.bundle.calibrator.transform(mean[None], np.array([measured.speech_s]))[0])
+        novelty = None
+        if measured.dialect_novelty is not None:
+            novelty = float(_weighted_mean(measured.dialect_novelty[:, None], weights)[0])
+        return head.rules.apply(decision["top_probability"], conditional, decision["status"], measured.speech_s,
+                                novelty)  # fmt: skip
 
     def _interval(self, scores: np.ndarray, weights: np.ndarray, top: int, speech_s: float, sha256: str) -> Uncertainty:
         """Percentile interval of the top label's probability when the windows are resampled."""
@@ -249,6 +282,19 @@ def registration_number(template: str, sha256: str) -> str:
     values = {"date": now.strftime("%Y%m%d"), "time": now.strftime("%H%M%S"),
               "random": secrets.token_hex(4).upper(), "sha8": sha256[:8]}  # fmt: skip
     return REGISTRATION_FIELD.sub(lambda m: values[m[1]], template)
+
+
+def _score_dialect(bundle: Bundle, contract, batch: list[SpeechWindow], inputs: list[np.ndarray],
+                   into: tuple[list, list]) -> None:  # fmt: skip
+    """The dialect bundle's scores of the windows the language model has just scored: the same
+    inputs where both read the same (`compose` makes them share encoder and sample rate)."""
+    own = bundle.contract
+    if own != contract:
+        inputs = [own.model_input(w.samples) for w in batch]
+    s, n = bundle.scores_and_novelty(inputs)
+    into[0].append(s)
+    if n is not None:
+        into[1].append(n)
 
 
 def _rule(value: float | None) -> str:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from dialectid.casefile import CaseStore
 from dialectid.casefile.accounts import Accounts
 from dialectid.models.bundle import Bundle, load_model
+from dialectid.scoring.dialects import compose
 from dialectid.version import __version__
 from dialectid.web import api, pages_admin, pages_auth, pages_cases, pages_workflow
 from dialectid.web.auditing import route_words
@@ -37,20 +38,24 @@ DESCRIPTION = ("The caseworkers' view of the dialectid case file. Log in with `P
 
 
 def create_app(store: CaseStore | None = None, model: Path | Bundle | None = None,
-               settings: WebSettings | None = None) -> FastAPI:  # fmt: skip
+               settings: WebSettings | None = None, dialect_model: Path | Bundle | None = None) -> FastAPI:  # fmt: skip
     """The web view over `store` (default: the case file in DIALECTID_HOME), analysing new
-    recordings with `model` (default: the shipped accurate model). A missing or altered model
-    bundle, or a case file that cannot be opened, raises a `DialectidError` here, not later.
+    recordings with `model` (default: the shipped accurate model) and, where given, the dialect
+    bundle `dialect_model` under it. A missing or altered model bundle, a dialect bundle that does
+    not fit the model, or a case file that cannot be opened, raises a `DialectidError` here, not later.
     `dialectid serve` runs it: `uvicorn.run(create_app(), host="127.0.0.1", port=8000)`.
     """
     from dialectid.scoring import default_model_path
 
     store = store or CaseStore()
     bundle = model if isinstance(model, Bundle) else load_model(model or default_model_path())
+    dialect = dialect_model if isinstance(dialect_model, Bundle) or dialect_model is None else load_model(dialect_model)
+    if dialect is not None:
+        compose(bundle, dialect)  # refused now, not at the first analysis
     settings = settings or WebSettings()
     words = route_words([route.path for router in ROUTERS for route in router.routes])
     web = WebContext(store, Accounts(store), settings, CookieSigner(session_secret(store.keys_dir)), bundle,
-                     AnalysisJobs(store, bundle), Guards.of(settings, words))  # fmt: skip
+                     AnalysisJobs(store, bundle, dialect=dialect), Guards.of(settings, words))  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

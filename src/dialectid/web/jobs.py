@@ -38,8 +38,8 @@ class AnalysisJobs:
     """Queue `analyse_case` runs, run them in a worker thread and report on them. Thread-safe."""
 
     def __init__(self, store: CaseStore, bundle: Bundle, lease: timedelta = LEASE, max_attempts: int = MAX_ATTEMPTS,
-                 poll_s: float = POLL_S) -> None:  # fmt: skip
-        self.store, self.bundle, self.poll_s = store, bundle, poll_s
+                 poll_s: float = POLL_S, dialect: Bundle | None = None) -> None:  # fmt: skip
+        self.store, self.bundle, self.poll_s, self.dialect = store, bundle, poll_s, dialect
         self.queue = JobQueue(store, lease, max_attempts)
         self.owner = worker_name()
         self._lock = threading.Lock()
@@ -114,7 +114,8 @@ class AnalysisJobs:
         heartbeat.start()
         try:
             outcome = analyse_case(self.store, job.case_reference, self.bundle, job.started_by,
-                                   progress=lambda done, total, stage: self._progress(job.id, done, total, stage))  # fmt: skip
+                                   progress=lambda done, total, stage: self._progress(job.id, done, total, stage),
+                                   dialect=self.dialect)  # fmt: skip
         except DialectidError as error:
             self._finish(job, "failed", error.message, [])
             return

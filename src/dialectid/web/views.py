@@ -20,7 +20,9 @@ from dialectid.report import (
     trusted_key,
     verify_pdf,
 )
+from dialectid.report.dialect import DialectContent, dialect_content
 from dialectid.scoring import Analysis
+from dialectid.scoring.analysis import DialectResult
 from dialectid.web.auth import Principal, open_case
 from dialectid.web.context import WebContext
 from dialectid.web.errors import NotFound, WebError
@@ -51,8 +53,14 @@ def case_view(web: WebContext, user: Principal, reference: str, path: str) -> di
             number = analysis["registration_number"]
             analysis["signature"] = signature_status(web, reference, number) if analysis["report"] else None
             analysis["wording"] = result_wording(analysis)
+            analysis["dialect"] = _dialect_view(analysis.get("dialects"))
     case["jobs"] = [job.to_dict() for job in web.jobs.for_case(reference)]
     return case
+
+
+def _dialect_view(block: dict[str, Any] | None) -> DialectContent | None:
+    """What the page says of a stored analysis's dialect block: the report's own wording."""
+    return dialect_content(DialectResult.model_validate(block)) if block else None
 
 
 def signature_status(web: WebContext, reference: str, number: str) -> dict[str, Any]:
