@@ -287,6 +287,11 @@ def test_the_demo_finds_a_dialect_bundle_in_the_data_home_and_shows_its_result(s
     assert split, [(a["top_label"], a["status"]) for a in analyses]
     assert all(a["top_label"] == "en" and a["status"] in ("ok", "low_confidence") for a in split)
     assert all(a["dialects"] is None for a in analyses if a["top_label"] != "en")
+    (case,) = {c for c in cases for r in store.show(c, "test")["recordings"] for a in r["analyses"] if a["dialects"]}
+    shown = subprocess.run([sys.executable, "-m", "dialectid", "case", "show", case], capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "DIALECTID_HOME": str(demo)})  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "dialect: English — " in shown.stdout or "dialect: English, dialect uncertain" in shown.stdout
 
 
 # ---- the web view, in a real headless Chromium (test_web_browser.py's) ------------------------------

@@ -165,6 +165,15 @@ def show(
             )
             out.print(f"    {a['registration_number']}  {a['status']}  {top}  report: {'yes' if a['report'] else 'no'}",
                       markup=False)  # fmt: skip
+            if a.get("dialects"):
+                out.print(f"      dialect: {_dialect_headline(a['dialects'])} ({a['dialects']['status']})", markup=False)
+
+
+def _dialect_headline(block: dict) -> str:
+    from dialectid.report.dialect import dialect_headline
+    from dialectid.scoring.analysis import DialectResult
+
+    return dialect_headline(DialectResult.model_validate(block))
 
 
 @app.command("list")
