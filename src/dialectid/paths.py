@@ -113,3 +113,15 @@ def inside(root: Path, relative: str) -> Path:
     if target == base:
         raise ValueError(f"{relative!r} names {root.name} itself, not a path inside it")
     return root / relative
+
+
+def not_a_file(mode: int) -> str | None:
+    """What a file of this `st_mode` is, if not a regular file: checked before opening something a
+    user named, since opening a named pipe blocks and reading a device such as /dev/zero never ends.
+
+    >>> not_a_file(os.stat("/dev/zero").st_mode), not_a_file(os.stat("/").st_mode)
+    ('a device', 'a directory')
+    """
+    kinds = ((stat.S_ISREG, None), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+             (stat.S_ISSOCK, "a socket"))  # fmt: skip
+    return next((kind for test, kind in kinds if test(mode)), "a device")

@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import io
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 
 from dialectid.errors import DialectidError
 from dialectid.jsonlines import json_line
+from dialectid.paths import not_a_file
 
 CSV_FIXED = ("path", "registration_number", "status", "top_label", "top_probability", "speech_s", "duration_s",
              "sha256", "bundle_sha256", "flags", "error")  # fmt: skip
@@ -34,6 +37,33 @@ _ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # bytes of undec
 
 class ResultsError(DialectidError):
     """The results file cannot be used (wrong format, written for other labels, or in use)."""
+
+
+class ReportsError(DialectidError):
+    """The --reports folder cannot be made or written."""
+
+
+def open_reports(folder: Path) -> None:
+    """Make the reports folder and try a write in it, so a folder that cannot hold them fails at
+    start, before any recording is scored."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ReportsError(f"{folder}: cannot hold the reports ({error.strerror or error}); give a folder you can "
+                           "write") from None  # fmt: skip
+
+
+def write_report(folder: Path, row: dict[str, Any]) -> None:
+    """One analysis as `<registration number>.json`; it never names the recording's file."""
+    analysis = {k: v for k, v in row.items() if k != "path"}
+    target = folder / f"{row['registration_number']}.json"
+    try:
+        target.write_text(json.dumps(analysis, indent=2) + "\n")
+    except OSError as error:
+        raise ReportsError(f"{target}: cannot write the report ({error.strerror or error}); the results so far "
+                           "are kept: free space or fix the folder, then run again") from None  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,12 +85,14 @@ class ResultsFile:
         self.csv = path.suffix == ".csv"
         self.columns = [*CSV_FIXED, *(f"p:{label}" for label in labels)]
         self.rows: dict[str, Stored] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(path)
-        if path.exists():
-            self._recover()
-        else:
-            self._append(self._csv_line(dict(zip(self.columns, self.columns, strict=True))) if self.csv else "")
+        with _writing(path):
+            exists = _existing_regular_file(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(path)
+            if exists:
+                self._recover()
+            else:
+                self._append(self._csv_line(dict(zip(self.columns, self.columns, strict=True))) if self.csv else "")
 
     def scored_sha256(self, path: str, bundle_sha256: str) -> str | None:
         """The sha256 of the bytes `path` had when this bundle scored it, if its row is a result."""
@@ -70,7 +102,8 @@ class ResultsFile:
 
     def write(self, row: dict[str, Any]) -> None:
         text = self._csv_line(self._flatten(row)) if self.csv else json_line(row)
-        start, end = self._append(text)
+        with _writing(self.path):
+            start, end = self._append(text)
         audio, model = row.get("audio", {}), row.get("model", {})
         self._remember({"path": row["path"], "status": row["status"], "sha256": audio.get("sha256", ""),
                         "bundle_sha256": model.get("bundle_sha256", "")}, start, end)  # fmt: skip
@@ -78,7 +111,8 @@ class ResultsFile:
     def close(self) -> None:
         """Keep the newest row per path (rewriting the file if a path has older rows), then unlock."""
         try:
-            self._compact()
+            with _writing(self.path):
+                self._compact()
         finally:
             os.close(self._lock)
 
@@ -196,6 +230,29 @@ def _csv_text(fields: list[Any]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow(fields)
     return buffer.getvalue()
+
+
+def _existing_regular_file(path: Path) -> bool:
+    """Whether the results file exists; what it leads to (through links) must be a regular file, since
+    a pipe would block the first read for ever and /dev/zero would be read until memory runs out."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    if kind := not_a_file(mode):
+        raise ResultsError(f"{path}: is {kind}, not a results file; give the path of a .jsonl or .csv file")
+    return True
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An operating-system error on the results file (no permission, read-only or full disk, a folder
+    that is a file) as one line that names it."""
+    try:
+        yield
+    except OSError as error:
+        raise ResultsError(f"{path}: cannot write the results file ({error.strerror or error}); choose a file "
+                           "in a folder you can write, on a disk with free space") from None  # fmt: skip
 
 
 def _lock(path: Path) -> int:
