@@ -69,6 +69,16 @@ def test_below_the_threshold_the_result_names_no_dialect_and_says_why():
     assert rules.apply(0.8, [0.1, 0.1, 0.8], "ok", 2.0).reason.startswith("2.0 s of speech")
 
 
+def test_groups_between_parent_and_dialects_are_the_sums_of_their_dialects():
+    """ADI-17's layout: ar -> regions -> countries; the regions are reported as their countries' sums."""
+    labels = ("ALG", "MOR", "EGY", "SUD", "JOR")
+    groups = (("ar-NOR", (0, 1)), ("ar-EGY", (2, 3)), ("ar-LAV", (4,)))
+    rules = DialectRules("ar", labels, threshold=0.5, min_speech_s=3.0, model=MODEL, groups=groups)
+    result = rules.apply(0.5, [0.1, 0.2, 0.3, 0.3, 0.1], "ok", 30.0)
+    assert [(g.label, g.probability) for g in result.groups] == [("ar-EGY", 0.3), ("ar-NOR", 0.15), ("ar-LAV", 0.05)]
+    assert result.status == "dialect_uncertain"  # no country reaches half of Arabic, though a region does
+
+
 def test_an_analysis_of_schema_1_still_reads_and_a_dialect_block_round_trips():
     old = {**EXAMPLE, "schema_version": 1}
     analysis = Analysis.from_dict(old)
@@ -134,6 +144,23 @@ def test_below_its_own_threshold_the_head_says_dialect_uncertain(stats_bundle, c
     block = analysis.dialects
     assert (block.status, block.top_dialect, block.threshold) == ("dialect_uncertain", None, 0.999)
     assert abs(sum(c.probability for c in block.children) - analysis.top_probability) < 1e-5
+
+
+def test_a_three_level_dialect_tree_as_adi17_has_reports_its_groups(stats_bundle, accents, recordings, tmp_path):
+    from dialectid.models.bundle import load_model
+    from dialectid.report.dialect import dialect_content
+
+    tree = {"en": {"en-brit": ["en-GB", "en-GB-scotland"], "en-amer": ["en-US"]}}
+    head = train_dialect_bundle(accents, tmp_path, "stats-logreg", taxonomy={"tree": tree},
+                                decision={"min_speech_s": 1.0, "low_confidence": 0.34})  # fmt: skip
+    block = Scorer(load_model(stats_bundle), LENIENT, dialect=load_model(head)).analyse(recordings["en-US"]).dialects
+    share = {c.label: c.probability for c in block.children}
+    groups = {g.label: g.probability for g in block.groups}
+    assert set(groups) == {"en-brit", "en-amer"}
+    assert abs(groups["en-brit"] - share["en-GB"] - share["en-GB-scotland"]) < 2e-6
+    assert abs(groups["en-amer"] - share["en-US"]) < 2e-6
+    assert abs(sum(groups.values()) - block.parent_probability) < 1e-5
+    assert "By dialect group" in dialect_content(block).lines[-1]
 
 
 def test_bundles_that_do_not_fit_are_refused_in_one_line(stats_bundle, dialect_bundle, whisper_bundle):

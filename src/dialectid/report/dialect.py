@@ -63,6 +63,9 @@ def dialect_content(block: DialectResult | None) -> DialectContent | None:
         f"The dialects split the {language} probability ({_pct(block.parent_probability)}): their probabilities "
         f"sum to it. Dialect model: {block.model.id} (bundle {block.model.bundle_sha256[:12]}).",
     ]  # fmt: skip
+    if block.groups:
+        shown = ", ".join(f"{dialect_name(block.parent, g.label)} {_pct(g.probability)}" for g in block.groups)
+        lines.append(f"By dialect group (the sums of their dialects): {shown}.")
     rows = [(f"{language} — {dialect_name(block.parent, c.label)}", c.probability) for c in block.children]
     return DialectContent(dialect_headline(block), lines, rows)
 

@@ -114,6 +114,9 @@ class DialectResult(_Frozen):
     threshold: float = Field(description="below this share given the parent: dialect_uncertain")
     reason: str | None = Field(None, description="why the dialect is uncertain")
     model: ModelRef
+    groups: list[LabelProbability] = Field(
+        default_factory=list, description="nodes between parent and dialects (regions over countries): their sums"
+    )
 
     @property
     def meaning(self) -> str:

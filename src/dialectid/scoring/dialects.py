@@ -59,6 +59,7 @@ class DialectRules:
     model: ModelRef
     open_set_threshold: float | None = None
     open_set_margin: float = 1.0
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = ()  # inner nodes below the parent: the indices of their labels
 
     def apply(self, parent_probability: float, conditional: Sequence[float], language_status: str,
               speech_s: float, novelty: float | None = None) -> DialectResult:  # fmt: skip
@@ -70,11 +71,14 @@ class DialectRules:
         reason = self._uncertain(float(shares[top]), language_status, speech_s, novelty)
         children = sorted(zip(self.labels, (shares * parent_probability).tolist(), strict=True),
                           key=lambda item: (-item[1], item[0]))  # fmt: skip
+        groups = sorted(((node, float(shares[list(members)].sum()) * parent_probability) for node, members in
+                         self.groups), key=lambda item: (-item[1], item[0]))  # fmt: skip
         return DialectResult(
             parent=self.parent, parent_probability=round(float(parent_probability), 6),
             children=[LabelProbability(label, round(p, 6)) for label, p in children],
             status="dialect_uncertain" if reason else "ok", top_dialect=None if reason else self.labels[top],
             top_share=round(float(shares[top]), 6), threshold=self.threshold, reason=reason, model=self.model,
+            groups=[LabelProbability(node, round(p, 6)) for node, p in groups],
         )  # fmt: skip
 
     def _uncertain(self, share: float, language_status: str, speech_s: float, novelty: float | None) -> str | None:
@@ -128,8 +132,16 @@ def compose(language: Any, dialect: Any) -> DialectHead:
         parent=parent, labels=tuple(dialect.labels), threshold=ours.low_confidence, min_speech_s=ours.min_speech_s,
         model=ModelRef(id=dialect.model_id, name=dialect.model.name, bundle_sha256=dialect.sha256),
         open_set_threshold=dialect.open_set_threshold, open_set_margin=ours.open_set_margin,
+        groups=_groups(dialect.taxonomy, parent, list(dialect.labels)),
     )  # fmt: skip
     return DialectHead(dialect, rules)
+
+
+def _groups(taxonomy: Any, parent: str, labels: list[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Every inner node below the parent (a region over countries) with the indices of its labels."""
+    inner = [node for node in taxonomy.parents if node != parent and node not in labels]
+    return tuple((node, tuple(i for i, label in enumerate(labels) if node in taxonomy.ancestors(label)))
+                 for node in inner)  # fmt: skip
 
 
 def _parent(dialect: Any, where: str) -> str:
