@@ -374,3 +374,40 @@ def test_the_case_page_and_report_show_the_dialect_by_name(page, cases):  # noqa
     expect(block).to_contain_text("No dialect is named")
     block.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "dialect-uncertain-case-page.png"), full_page=False)
+
+
+def test_case_analyse_takes_a_dialect_model_and_the_web_view_refuses_a_pair_that_does_not_fit(
+    stats_bundle, dialect_bundle, recordings, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from dialectid.casefile import CaseStore
+    from dialectid.cli import app
+    from dialectid.web import create_app
+
+    runner = CliRunner()
+    monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
+    reference = runner.invoke(app, ["case", "new", "--identity-from-stdin"], input="A B\n1990-01-01\n").stdout.split()[1]
+    added = runner.invoke(app, ["case", "add-recording", reference, str(recordings["en-US"]), "--recorded-by", "x"])
+    assert added.exit_code == 0, added.output
+    wrong = runner.invoke(app, ["case", "analyse", reference, "--model", str(dialect_bundle), "--dialect-model",
+                                str(dialect_bundle)])  # fmt: skip
+    assert wrong.exit_code != 0 and "which the language model" in wrong.stderr and "Traceback" not in wrong.output
+    analysed = runner.invoke(app, ["case", "analyse", reference, "--model", str(stats_bundle), "--dialect-model",
+                                   str(dialect_bundle)])  # fmt: skip
+    assert "1 analysed, 1 reports attached" in analysed.stdout, analysed.output
+    shown = json.loads(runner.invoke(app, ["case", "show", reference, "--json"]).stdout)
+    (analysis,) = shown["recordings"][0]["analyses"]
+    # the toy language model's own 0.5 line: English at 48 % is low_confidence, so no dialect may be named
+    assert (analysis["top_label"], analysis["status"]) == ("en", "low_confidence")
+    block = analysis["dialects"]
+    assert (block["status"], block["top_dialect"]) == ("dialect_uncertain", None)
+    assert block["reason"] == "the language itself is uncertain (low_confidence)"
+    report = tmp_path / "report.pdf"
+    assert runner.invoke(app, ["case", "export-report", reference, "-o", str(report)]).exit_code == 0
+    assert runner.invoke(app, ["report", "verify", str(report)]).exit_code == 0
+    text = subprocess.run(["pdftotext", str(report), "-"], check=True, capture_output=True, text=True).stdout
+    assert "English, dialect uncertain" in text
+    with pytest.raises(CompositionError):
+        create_app(CaseStore(root=tmp_path / "web"), stats_bundle, dialect_model=stats_bundle)
