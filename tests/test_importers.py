@@ -153,7 +153,7 @@ def test_shared_real_timit_sample():
 
 
 def test_unknown_importer_and_options(tmp_path):
-    with pytest.raises(ManifestError, match="unknown importer 'kaldi'; known importers: adi17, asterisk, commonvoice"):
+    with pytest.raises(ManifestError, match="unknown importer 'kaldi'; known importers: adi17, arabic_dialects, asterisk"):
         import_corpus("kaldi", tmp_path)
     with pytest.raises(ManifestError, match=r"unknown option\(s\) colour; allowed: language, speaker_depth"):
         import_corpus("folder", tmp_path, {"colour": "red"})

@@ -132,3 +132,41 @@ def _fold_name(group: list[Utterance]) -> str:
     speakers = sorted({u.speaker or u.id for u in group})
     name = "+".join(speakers)
     return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in name)[:120]
+
+
+def group_folds(utterances: Sequence[Utterance], k: int = 5, seed: int = 0) -> dict[str, dict[str, list[Utterance]]]:
+    """K-fold cross-validation over whole groups (`groups`: a speaker, or an episode, stays in one
+    fold even where it carries two labels). Groups are dealt label by label (by their main label),
+    largest first after a seeded shuffle, each to the fold holding the fewest clips of that label so
+    far: every label with at least `k` groups is tested in every fold.
+
+    >>> from dialectid.data.manifest import Utterance
+    >>> speakers = ("a1", "a2", "b1", "b2")
+    >>> utts = [Utterance(id=f"{s}{i}", path="x", label=s[0], speaker=s) for s in speakers for i in (0, 1)]
+    >>> folds = group_folds(utts, k=2)
+    >>> [(sorted({u.label for u in f["test"]}), len(f["train"])) for f in folds.values()]
+    [(['a', 'b'], 4), (['a', 'b'], 4)]
+    """
+    all_groups = groups(utterances)
+    if not 2 <= k <= len(all_groups):
+        raise ManifestError(f"{k} folds need between 2 and {len(all_groups)} (the number of speaker groups)")
+    rng = random.Random(seed)
+    rng.shuffle(all_groups)
+    all_groups.sort(key=lambda group: (_main_label(group), -len(group)))
+    per_label: list[dict[str, int]] = [defaultdict(int) for _ in range(k)]
+    sizes = [0] * k
+    members: list[list[Utterance]] = [[] for _ in range(k)]
+    for group in all_groups:
+        label = _main_label(group)
+        fold = min(range(k), key=lambda f: (per_label[f][label], sizes[f], f))
+        per_label[fold][label] += len(group)
+        sizes[fold] += len(group)
+        members[fold].extend(group)
+    folds = {}
+    for fold in range(k):
+        held = {u.id for u in members[fold]}
+        folds[f"fold-{fold + 1}"] = {
+            "train": [replace(u, split="train") for u in utterances if u.id not in held],
+            "test": [replace(u, split="test") for u in sorted(members[fold], key=lambda u: u.id)],
+        }
+    return folds

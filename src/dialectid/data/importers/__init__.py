@@ -29,7 +29,8 @@ class Importer:
 # The importer registry: name -> its module under dialectid.data.importers. Adding an importer is
 # one module (whose function registers itself under the same name) and one line here.
 MODULES = {"folder": "folder", "csv": "csv_table", "commonvoice": "commonvoice", "voxlingua107": "voxlingua107",
-           "adi17": "adi17", "timit": "timit", "asterisk": "asterisk", "shared": "shared"}  # fmt: skip
+           "adi17": "adi17", "timit": "timit", "asterisk": "asterisk", "shared": "shared",
+           "arabic_dialects": "arabic_dialects"}  # fmt: skip
 IMPORTERS: dict[str, Importer] = {}
 
 
