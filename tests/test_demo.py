@@ -84,3 +84,21 @@ def test_the_demo_serves_its_case_file_and_stops_cleanly_on_ctrl_c(demo_home):
         stdout, stderr = server.communicate(timeout=30)
     assert server.returncode in (0, 130) and "Traceback" not in stderr, stderr
     assert f"http://127.0.0.1:{port}/" in stdout
+
+
+def test_a_reused_demo_home_that_others_can_read_is_made_private(demo_home, tmp_path):
+    """As `serve` does with the data home: a loose folder, database and signing key (readable by every
+    user of the machine) are closed before the demo is reused, and the run says so."""
+    import stat
+
+    folder = tmp_path / "loose"
+    shutil.copytree(demo_home[0], folder)
+    loose = [folder, *folder.rglob("*")]
+    for path in loose:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    again = run_demo("--home", folder)
+    assert again.returncode == 0, again.stderr
+    assert "reusing the demo" in again.stderr and f"{folder}: other users could read" in again.stderr
+    opened = [p for p in loose if not p.is_symlink() and stat.S_IMODE(p.lstat().st_mode) & 0o077]
+    assert opened == [] and len(loose) > 5

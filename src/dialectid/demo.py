@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dialectid.errors import DialectidError
-from dialectid.paths import home
+from dialectid.paths import home, make_private
 from dialectid.version import __version__
 
 MARKER = "DEMO.json"
@@ -76,6 +76,8 @@ def prepare(folder: Path, model: Path, rebuild: bool = False, say: Callable[[str
     if marker.is_file() and not rebuild:
         cases = json.loads(marker.read_text())["cases"]
         say(f"reusing the demo in {folder} (--rebuild makes a new one with new passwords)")
+        if changed := make_private(folder):  # as `serve` does: its database and signing key are real secrets
+            say(f"warning: {changed}")
         return Demo(folder, {}, cases)
     if folder.exists():
         shutil.rmtree(folder)
