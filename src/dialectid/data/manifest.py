@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from dialectid.errors import DialectidError
-from dialectid.paths import atomic_write
+from dialectid.paths import atomic_write, not_a_file
 
 Channel = Literal["wideband", "telephone"]
 CHANNELS: tuple[str, ...] = get_args(Channel)
@@ -107,6 +107,8 @@ def read_manifest(
     that every listed file exists. Every error names the file and the line."""
     path = Path(path)
     try:
+        if kind := not_a_file(path.stat().st_mode):  # before opening: a pipe would block, a device never end
+            raise ManifestError(f"{path}: is {kind}, not a manifest; give the path of a .jsonl file")
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise ManifestError(f"{path}: no such manifest; check the path") from None
