@@ -103,5 +103,22 @@ def test_serve_runs_the_web_view(tmp_path, stats_bundle):
                 time.sleep(0.2)
         assert page is not None, "the server stopped" if run.process.poll() is not None else "no answer in 60 s"
         assert page[0] == 200 and "frame-ancestors 'self'" in page[1] and 'name="csrf_token"' in page[2]
+        for host, status in (("evil.example", 400), (f"localhost:{run.port}", 307), ("[::1]", 307)):
+            assert _status_and_location(run.port, host, "/cases/") == (status, None if status == 400 else
+                                                                       f"http://{host}/cases"), host  # fmt: skip
     output = run.output
     assert "GET /login 200" in output and "next=" not in output  # the access log, without the query string
+
+
+def _status_and_location(port: int, host: str, path: str) -> tuple[int, str | None]:
+    """A request whose Host header names `host`: a name the server was not started for is refused,
+    never reflected (Starlette's slash redirects are absolute URLs built from it)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        answer = connection.getresponse()
+        return answer.status, answer.getheader("location")
+    finally:
+        connection.close()

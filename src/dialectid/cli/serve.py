@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,9 @@ def serve(
             "throttle) is the last one in X-Forwarded-For."
         ),
     ] = False,
+    allowed_hosts: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another name browsers reach the server by (the name a proxy forwards, this machine's "
+        "address); repeatable. The address it listens on is always allowed, other Host headers get 400.")] = None,
 ) -> None:
     """Run the web view over the case file (FastAPI with uvicorn).
 
@@ -39,7 +43,8 @@ def serve(
     Add the first admin with `dialectid users add NAME --role admin`."""
     from dialectid.web import WebSettings
 
-    settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy)
+    settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy,
+                           allowed_hosts=tuple(allowed_hosts or ()))  # fmt: skip
     run_server(case_store(), model, host, port, settings, dialect_model)
 
 
@@ -52,10 +57,13 @@ def run_server(store, model: Path | None, host: str, port: int, settings=None,
     from dialectid.web.logsafe import log_config
 
     settings = settings or WebSettings()
+    settings = replace(settings, allowed_hosts=(*served_names(host), *settings.allowed_hosts))
     _check_can_listen(host, port)
     app = create_app(store, model, settings, dialect_model)
     if warning := transport_warning(host, settings.behind_proxy, settings.secure_cookies):
         err.print(warning, markup=False)
+    err.print(f"answering to the host names {', '.join(settings.allowed_hosts)} (--allowed-host adds one)",
+              markup=False)  # fmt: skip
     # Every record, uvicorn's too, goes through a formatter that writes control characters out.
     # uvicorn's own access log would record query strings; dialectid's middleware logs paths only.
     # X-Forwarded-For is left to the app, which trusts it only --behind-proxy.
@@ -76,6 +84,23 @@ def transport_warning(host: str, behind_proxy: bool, secure_cookies: bool) -> st
         return None
     return (f"warning: serving plain HTTP on {host}; if a TLS proxy forwards to it, start with --behind-proxy "
             "(Secure cookies, HSTS, the client's address from X-Forwarded-For)")  # fmt: skip
+
+
+def served_names(host: str) -> tuple[str, ...]:
+    """The Host header names a server listening on `host` answers to: that address, this machine's
+    loopback names where it listens on loopback, and this machine's names where it listens on all.
+
+    >>> served_names("127.0.0.1")
+    ('127.0.0.1', 'localhost', '::1')
+    >>> served_names("192.0.2.7")
+    ('192.0.2.7',)
+    """
+    names = [host]
+    if _loopback(host) or host in ("0.0.0.0", "::", ""):
+        names += ["127.0.0.1", "localhost", "::1"]
+    if host in ("0.0.0.0", "::", ""):
+        names += [socket.gethostname(), socket.getfqdn()]
+    return tuple(dict.fromkeys(name for name in names if name not in ("0.0.0.0", "::", "")))
 
 
 def _check_can_listen(host: str, port: int) -> None:

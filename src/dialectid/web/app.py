@@ -20,7 +20,7 @@ from dialectid.web.context import WebContext
 from dialectid.web.handlers import install_error_handlers
 from dialectid.web.jobs import AnalysisJobs
 from dialectid.web.limits import Guards
-from dialectid.web.middleware import AccessLog, BodyLimit, ErrorBoundary, SecurityHeaders
+from dialectid.web.middleware import AccessLog, AllowedHosts, BodyLimit, ErrorBoundary, SecurityHeaders
 from dialectid.web.sessions import CookieSigner, session_secret
 from dialectid.web.settings import WebSettings
 from dialectid.web.uploads import upload_too_large
@@ -78,5 +78,6 @@ def create_app(store: CaseStore | None = None, model: Path | Bundle | None = Non
                        message=lambda: upload_too_large(settings))  # fmt: skip
     app.add_middleware(ErrorBoundary)
     app.add_middleware(SecurityHeaders, https_only=settings.https)
+    app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)  # inside the access log, which records refusals
     app.add_middleware(AccessLog)
     return app

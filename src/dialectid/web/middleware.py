@@ -38,6 +38,38 @@ UPLOAD_PATH = re.compile(r"^(/api)?/cases/[^/]+/recordings$")
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and the small fields beside the file
 
 
+class AllowedHosts:
+    """Answer only requests whose Host header is one of `hosts`, so nothing is built from a name a
+    stranger chose (Starlette's trailing-slash redirects are absolute URLs made from it, and a cache
+    or a link in a mail could carry them on). Empty `hosts` accepts every name: an app made in
+    tests or embedded elsewhere; `dialectid serve` always names its own."""
+
+    def __init__(self, app, hosts: tuple[str, ...]) -> None:
+        self.app, self.hosts = app, frozenset(host_name(h) for h in hosts)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not self.hosts:
+            return await self.app(scope, receive, send)
+        if host_name(dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")) in self.hosts:
+            return await self.app(scope, receive, send)
+        await send_plain_error(scope, send, 400, "this server does not answer to that host name; use the address "
+                               "its administrator gave you")  # fmt: skip
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header or an allowed-hosts entry, without port, brackets or final dot.
+
+    >>> host_name("[::1]:8000"), host_name("Example.ORG.:443"), host_name("127.0.0.1"), host_name("::1")
+    ('::1', 'example.org', '127.0.0.1', '::1')
+    """
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    if host.count(":") == 1:  # a name or IPv4 address with a port; more colons: a bare IPv6 address
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
 class SecurityHeaders:
     """With `https_only` (the server sits behind TLS) browsers are also told never to use plain HTTP."""
 

@@ -24,6 +24,9 @@ class WebSettings:
     # throttle only) is the last one the proxy added to X-Forwarded-For. Anyone can write that
     # header, so it is trusted only with this setting.
     behind_proxy: bool = False
+    # Host header names the server answers to (`middleware.AllowedHosts`); others get 400. Empty: any
+    # name, for an app made in tests; `dialectid serve` sets its own address and --allowed-host names.
+    allowed_hosts: tuple[str, ...] = ()
 
     # Logins (`limits.LoginThrottle`): wrong passwords a client may send for one name, a client
     # address for any names, and everyone for one name, before each further failure makes that
