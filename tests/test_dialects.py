@@ -251,7 +251,9 @@ def test_the_signed_report_shows_the_dialect_by_name_and_binds_it(stats_bundle, 
         assert "Dialect" in html and ("English, dialect uncertain" in html) == (name == "uncertain")
     top = next(line for line in texts["ok"].splitlines() if line.strip().startswith("English — "))
     assert "%" in top and "English (" not in top  # "English — US 51.2 %": names, not codes
-    assert "Dialect model" in texts["ok"] and "Dialect accuracy on its test set" in texts["ok"]
+    flat = " ".join(texts["ok"].split())
+    assert "Dialect model's test figures On 12 test clips" in flat  # its own figures, beside the language model's
+    assert "Language model: " in flat and "Dialect model: " in flat  # whose limitation each one is
     assert "English, dialect uncertain" in texts["uncertain"]
     assert "No dialect is named" in texts["uncertain"]
 
@@ -388,7 +390,8 @@ def test_case_analyse_takes_a_dialect_model_and_the_web_view_refuses_a_pair_that
     runner = CliRunner()
     monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
-    reference = runner.invoke(app, ["case", "new", "--identity-from-stdin"], input="A B\n1990-01-01\n").stdout.split()[1]
+    created = runner.invoke(app, ["case", "new", "--identity-from-stdin"], input="A B\n1990-01-01\n")
+    reference = created.stdout.split()[1]
     added = runner.invoke(app, ["case", "add-recording", reference, str(recordings["en-US"]), "--recorded-by", "x"])
     assert added.exit_code == 0, added.output
     wrong = runner.invoke(app, ["case", "analyse", reference, "--model", str(dialect_bundle), "--dialect-model",

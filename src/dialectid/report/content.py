@@ -8,7 +8,7 @@ from typing import Any
 
 from dialectid.names import label_name
 from dialectid.report.context import ReportContext
-from dialectid.report.dialect import DialectContent, dialect_content, dialect_limitations, dialect_model_rows
+from dialectid.report.dialect import DialectContent, dialect_content, dialect_model_rows, limitations_with_dialect
 from dialectid.report.explain import (
     can_do_line,
     facts_summary,
@@ -109,7 +109,7 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
         model_lines=model_lines(model),
         speech_lines=speech_lines(model, a.speech_s),
         can_do=can_do_line(model),
-        limitations=model.limitations + dialect_limitations(model.dialect),
+        limitations=limitations_with_dialect(model),
         title=title_of(a),
         label_names={label: label_name(label) for label in labels},
         dialect=dialect_content(a.dialects),

@@ -71,17 +71,22 @@ def dialect_content(block: DialectResult | None) -> DialectContent | None:
 
 
 def dialect_model_rows(facts) -> list[tuple[str, str]]:
-    """The dialect model's rows in the report's model table (`facts`: its `ModelFacts`, or None)."""
+    """The dialect model's rows in the report's model table (`facts`: its `ModelFacts`, or None):
+    its identity and its test figures in the words the language model's are given."""
+    from dialectid.report.explain import model_lines
+
     if facts is None:
         return []
-    accuracy = "not measured" if facts.test_accuracy is None else _pct(facts.test_accuracy)
-    clips = f" on {facts.test_clips} test clips" if facts.test_clips else ""
-    unseen = {True: "yes", False: "no", None: "unknown"}[facts.unseen_speakers]
+    figures = " ".join(model_lines(facts)) or "not measured"
     return [("Dialect model", f"{facts.name} ({facts.model})"), ("Dialect bundle SHA-256", facts.bundle_sha256),
-            ("Dialect accuracy on its test set",
-             f"{accuracy}{clips}; test speakers unseen in training: {unseen}")]  # fmt: skip
+            ("Dialect model's test figures", figures)]  # fmt: skip
 
 
-def dialect_limitations(facts) -> list[str]:
-    """The dialect model card's limitations, each marked as the dialect model's."""
-    return [] if facts is None else [f"Dialect model: {item}" for item in facts.limitations]
+def limitations_with_dialect(model) -> list[str]:
+    """The model card's limitations; with a dialect model, each marked as the language or the dialect
+    model's (the language model's card may well say that it tells no dialect apart)."""
+    if model.dialect is None:
+        return model.limitations
+    return [f"Language model: {item}" for item in model.limitations] + [
+        f"Dialect model: {item}" for item in model.dialect.limitations
+    ]
