@@ -5,10 +5,12 @@ The corpus (../shared/corpora/arabic_dialects_research) is for research use only
 point at its clips by relative paths and are never committed, nor is anything trained on them.
 
 - `all.jsonl`: every clip of the three subsets (sha256 recorded, so identical audio is one group).
-- `train.jsonl`, `calibration.jsonl`, `test.jsonl`: adi5-badrex split by broadcast episode (about
-  60/20/20 % of each label's audio; an episode, even one carrying two labels, is in one split only),
-  with every adi-qcri-maher clip added to train (its clips have no known grouping, so they are
-  never calibrated or tested on).
+- `train.jsonl`, `calibration.jsonl`, `test.jsonl`: adi5-badrex split by broadcast episode: two of
+  the K episode folds below (about 20 % of each label's clips each) are the test and the calibration
+  set, the other folds train; an episode, even one carrying two labels, is in one split only. Every
+  adi-qcri-maher clip is added to train (its clips have no known grouping, so they are never
+  calibrated or tested on). Folds by clip count, not by audio: one Gulf clip holds 128 of the
+  Gulf's 175 s, and a split by duration left Gulf one training episode.
 - `madis.jsonl`: the 12 MADIS-5 clips, another domain (radio, TEDx, drama), for a cross-domain test.
 - `folds/fold-N/{train,test}.jsonl`: K episode-disjoint folds of adi5-badrex, adi-qcri-maher
   added to every training fold (what experiments/arabic_dialects.py measures).
@@ -31,7 +33,6 @@ from dialectid.data import (
     check_splits,
     group_folds,
     import_corpus,
-    split_utterances,
     write_manifest,
 )
 from dialectid.errors import DialectidError
@@ -45,12 +46,14 @@ def subset(utterances: list[Utterance], name: str) -> list[Utterance]:
     return [u for u in utterances if u.extra["subset"] == name]
 
 
-def bundle_parts(utterances: list[Utterance], seed: int) -> dict[str, list[Utterance]]:
-    """train / calibration / test of the bundle, split by episode."""
-    parts = split_utterances(subset(utterances, EPISODES), dev=0.2, test=0.2, seed=seed)
+def bundle_parts(utterances: list[Utterance], k: int, seed: int) -> dict[str, list[Utterance]]:
+    """train / calibration / test of the bundle: the first episode fold tests, the second calibrates."""
+    folds = list(group_folds(subset(utterances, EPISODES), k, seed).values())
+    held = {u.id for fold in folds[:2] for u in fold["test"]}
+    train = [u for u in folds[0]["train"] if u.id not in held]
     extra = [replace(u, split="train") for u in subset(utterances, TRAIN_ONLY)]
-    return {"train": parts["train"] + extra, "calibration": [replace(u, split="calibration") for u in parts["dev"]],
-            "test": parts["test"]}  # fmt: skip
+    return {"train": train + extra, "calibration": [replace(u, split="calibration") for u in folds[1]["test"]],
+            "test": folds[0]["test"]}  # fmt: skip
 
 
 def fold_parts(utterances: list[Utterance], k: int, seed: int) -> dict[str, dict[str, list[Utterance]]]:
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args(argv)
     utterances = [replace(u, sha256=sha256_file(u.path)) for u in import_corpus("arabic_dialects", args.corpus)]
-    parts = bundle_parts(utterances, args.seed)
+    parts = bundle_parts(utterances, args.folds, args.seed)
     folds = fold_parts(utterances, args.folds, args.seed)
     refuse_leaks(parts, "the bundle's splits")
     for name, fold in folds.items():
