@@ -264,6 +264,36 @@ def test_a_forged_analysis_is_detected_by_audit_verify_show_and_the_report(store
     assert result.exit_code == 1 and number in result.stderr
 
 
+def delete_rows(store, number: str, tables: tuple[str, ...]) -> None:
+    """Delete the rows of analysis `number` from `tables` (feedback, reports, analyses), as raw SQL."""
+    with store.engine.begin() as connection:
+        for table in tables:
+            column = "id" if table == "analyses" else "analysis_id"
+            connection.execute(sa.text(f"DELETE FROM {table} WHERE {column} = "
+                                       "(SELECT id FROM analyses WHERE registration_number = :n)"), {"n": number})  # fmt: skip
+
+
+def test_a_deleted_report_or_analysis_is_detected_by_audit_verify_and_show(store, cli, recordings, stats_bundle):
+    """Issue #26 item 1: deleting the rows left `audit verify` saying intact and the case 'Not analysed yet'."""
+    bundle = load_model(stats_bundle)
+    case = store.new_case("A B", "1990-01-01", None, "clerk")
+    store.add_recording(case.reference, recordings[0], "officer", "clerk")
+    (number,) = analyse_case(store, case.reference, bundle, "analyst").reports
+    store.add_feedback(number, "carla", "caseworker", True, None, "fits the interview")
+    assert store.verify_audit()[1] is None
+    for tables, what in ((("reports",), "its signed report"), (("feedback", "analyses"), "its row")):
+        delete_rows(store, number, tables)
+        _, problem = store.verify_audit()
+        assert problem is not None and number in problem and what in problem and "deleted" in problem, problem
+        (analysis,) = store.show(case.reference, "caseworker")["recordings"][0]["analyses"]
+        assert analysis["registration_number"] == number and not analysis["integrity"]["valid"], analysis
+        assert what in analysis["integrity"]["message"] and analysis["probabilities"] == []
+        shown = cli("case", "show", case.reference)
+        assert shown.exit_code == 0 and f"{number}  NOT VALID" in shown.stdout, shown.output
+        result = cli("audit", "verify")
+        assert result.exit_code == 1 and number in result.stderr and "deleted" in result.stderr
+
+
 def test_an_inserted_or_forged_analysis_is_detected_and_never_signed(store, recordings, stats_bundle):
     bundle = load_model(stats_bundle)
     case = store.new_case("A B", "1990-01-01", None, "clerk")
@@ -374,3 +404,18 @@ def test_the_web_view_says_not_valid_when_the_stored_model_facts_differ_from_the
     assert not api["signature"]["valid"] and "model" in api["signature"]["message"] and api["report"] is None
     page = colin.get(f"/cases/{case}/reports/{number}").text
     assert "Signature: NOT VALID" in page and "99.9 %" not in page
+
+
+def test_the_web_view_says_not_valid_where_an_analysis_was_deleted(web):
+    """Issue #26 item 1: the case page said "Not analysed yet" once the rows were deleted."""
+    world, app = web
+    case = world.store.new_case("E F", "1990-01-01", None, "setup")
+    world.store.assign(case.reference, "carla", "setup")
+    world.store.add_recording(case.reference, world.recordings[0], "officer", "setup")
+    (number,) = analyse_case(world.store, case.reference, world.bundle, "setup").analysed
+    delete_rows(world.store, number, ("feedback", "reports", "analyses"))
+    carla = browser(app, "carla")
+    page = carla.get(f"/cases/{case.reference}").text
+    assert "NOT VALID" in page and "was deleted" in page and number in page and "Not analysed yet" not in page
+    (analysis,) = carla.get(f"/api/cases/{case.reference}").json()["recordings"][0]["analyses"]
+    assert analysis["registration_number"] == number and not analysis["integrity"]["valid"]

@@ -219,6 +219,17 @@ def analysis_problem(row: Any, recording_sha256: str, record: dict[str, Any] | N
     return None
 
 
+def analysis_gone(number: str) -> str:
+    """What is wrong where an audit event recorded analysis `number` and its row is missing."""
+    return f"analysis {number} is recorded in the audit log, but its row was deleted from the case file"
+
+
+def report_gone(number: str) -> str:
+    """What is wrong where an audit event recorded the report of analysis `number` and it is missing."""
+    return (f"analysis {number}: its signed report, recorded in the audit log as attached, was deleted from the "
+            "case file")  # fmt: skip
+
+
 def integrity_status(record: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
     """How a shown analysis says whether it is what was stored."""
     if problem is not None:

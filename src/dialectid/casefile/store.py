@@ -32,11 +32,13 @@ from dialectid.casefile.integrity import (
     AuditVerdict,
     Walk,
     advance_head,
+    analysis_gone,
     analysis_problem,
     head_problem,
     integrity_status,
     read_anchor,
     read_head,
+    report_gone,
     walk,
 )
 from dialectid.casefile.schema import (
@@ -487,6 +489,7 @@ class CaseStore:
             pseudonym = self.pseudonym(session, case)
             recordings = session.scalars(select(Recording).where(Recording.case_id == case.id).order_by(Recording.id))
             records = _analysis_records(session, reference)
+            attached = _attached_reports(session, reference)
             assignee = session.get(User, case.assigned_to) if case.assigned_to else None
             result = {"reference": case.reference, "status": case.status, "pseudonym": pseudonym,
                       "created_at": case.created_at.isoformat(), "assigned_to": assignee and assignee.name,
@@ -500,7 +503,8 @@ class CaseStore:
                     "duration_s": round(recording.duration_s, 2), "recorded_by": recording.recorded_by,
                     "recorded_at": recording.recorded_at.isoformat(),
                     "analyses": [_shown(session, a, report_id is not None, recording.sha256,
-                                        records.get(a.registration_number)) for a, report_id in analyses],
+                                        records.get(a.registration_number), a.registration_number in attached)
+                                 for a, report_id in analyses] + _gone(analyses, records, recording.sha256),
                 })  # fmt: skip
             if with_identity:
                 identity = session.get(Identity, pseudonym)
@@ -663,17 +667,41 @@ def _analysis_records(session: Session, reference: str) -> dict[str, dict[str, A
     return records
 
 
+def _attached_reports(session: Session, reference: str) -> set[str]:
+    """The registration numbers whose report an audit event of the case records as attached."""
+    events = session.scalars(select(AuditEvent.details).where(AuditEvent.case_reference == reference,
+                                                              AuditEvent.action == "report attached"))  # fmt: skip
+    return {details.get("registration_number") for details in events}
+
+
 def _shown(session: Session, analysis: AnalysisRow, has_report: bool, recording_sha256: str,
-           record: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
-    """An analysis's summary and whether it is the analysis that was stored (`integrity`). One that
-    is not keeps only what identifies it: figures from a changed row are not shown."""
+           record: dict[str, Any] | None, report_recorded: bool = False) -> dict[str, Any]:  # fmt: skip
+    """An analysis's summary and whether it is the analysis that was stored (`integrity`), with its
+    report if one was attached. One that is not keeps only what identifies it: figures from a
+    changed row are not shown."""
+    number = analysis.registration_number
     problem = analysis_problem(analysis, recording_sha256, record)
+    if problem is None and report_recorded and not has_report:
+        problem = report_gone(number)
     if problem is None:
         return {**_analysis_summary(session, analysis, has_report), "integrity": integrity_status(record, None)}
-    return {"registration_number": analysis.registration_number, "status": "not_valid", "top_label": None,
-            "top_probability": None, "model": analysis.model_id, "report": has_report,
-            "created_at": analysis.created_at.isoformat(), "speech_s": None, "probabilities": [], "dialects": None,
-            "quality": {"status": None, "flags": [], "reasons": []}, "feedback": [],
+    return _not_valid(number, analysis.model_id, has_report, analysis.created_at.isoformat(), record, problem)
+
+
+def _gone(rows: Sequence[Any], records: dict[str, dict[str, Any]], recording_sha256: str) -> list[dict[str, Any]]:
+    """The analyses of a recording that audit events record but whose rows are missing: shown NOT
+    VALID in their place, never as "not analysed yet"."""
+    present = {row[0].registration_number for row in rows}
+    return [_not_valid(number, str(((record.get("model_facts") or {}).get("model")) or "unknown"), False, "",
+                       record, analysis_gone(number))
+            for number, record in records.items() if record.get("sha256") == recording_sha256 and number not in present]  # fmt: skip
+
+
+def _not_valid(number: str, model: str, has_report: bool, created_at: str, record: dict[str, Any] | None,
+               problem: str) -> dict[str, Any]:  # fmt: skip
+    return {"registration_number": number, "status": "not_valid", "top_label": None, "top_probability": None,
+            "model": model, "report": has_report, "created_at": created_at, "speech_s": None, "probabilities": [],
+            "dialects": None, "quality": {"status": None, "flags": [], "reasons": []}, "feedback": [],
             "integrity": integrity_status(record, problem)}  # fmt: skip
 
 
@@ -682,7 +710,9 @@ def _check_rows(session: Session, found: Walk) -> tuple[int, int, str | None]:
     their digest, analyses stored before digests were recorded, the first problem)."""
     query = select(AnalysisRow, Recording.sha256).join(Recording, Recording.id == AnalysisRow.recording_id)
     digested = undigested = 0
+    stored, reported = set(), set()
     for analysis, recording_sha256 in session.execute(query.order_by(AnalysisRow.id).execution_options(yield_per=100)):
+        stored.add(analysis.registration_number)
         record = found.analysed.get(analysis.registration_number)
         problem = analysis_problem(analysis, recording_sha256, record)
         if problem:
@@ -692,10 +722,13 @@ def _check_rows(session: Session, found: Walk) -> tuple[int, int, str | None]:
         )
     query = select(AnalysisRow.registration_number, Report.pdf).join(Report, Report.analysis_id == AnalysisRow.id)
     for number, pdf in session.execute(query.order_by(Report.id).execution_options(yield_per=20)):
+        reported.add(number)
         if hashlib.sha256(pdf).hexdigest() != found.attached.get(number):
             return digested, undigested, (f"the report of analysis {number} is not the one attached to it (its "
                                           "sha256 differs from the audit event that recorded it)")  # fmt: skip
-    return digested, undigested, None
+    gone = [analysis_gone(n) for n in found.analysed if n not in stored]
+    gone += [report_gone(n) for n in found.attached if n in stored and n not in reported]
+    return digested, undigested, gone[0] if gone else None
 
 
 def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool) -> dict[str, Any]:
