@@ -31,7 +31,7 @@ from dialectid.report import ModelFacts, trusted_key, verify_pdf
 from dialectid.scoring import Scorer
 from test_casefile import ANALYSE, BACKENDS, fresh_url
 from test_report import text_of
-from webapp import log_in, world_of
+from webapp import log_in, remove_guards, world_of
 
 runner = CliRunner()
 HEAD = "audit-head.json"
@@ -66,16 +66,6 @@ def count(store, table: str) -> int:
         return connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
 
 
-def remove_guards(store) -> None:
-    """What anyone who can write the database can do: drop the append-only triggers."""
-    with store.engine.begin() as connection:
-        if store.engine.dialect.name == "postgresql":
-            connection.execute(sa.text("DROP TRIGGER audit_events_append_only ON audit_events"))
-        else:
-            connection.execute(sa.text("DROP TRIGGER audit_events_no_update"))
-            connection.execute(sa.text("DROP TRIGGER audit_events_no_delete"))
-
-
 def rechain(store) -> None:
     """Recompute every event's previous_hash and hash, as a careful forger would after an edit."""
     table = AuditEvent.__table__
@@ -90,7 +80,9 @@ def rechain(store) -> None:
 
 
 def forge(store, number: str, label: str = "ru", probability: float = 0.99) -> None:
-    """Rewrite a stored analysis so that `label` wins with `probability` (still a valid Analysis)."""
+    """Rewrite a stored analysis so that `label` wins with `probability` (still a valid Analysis),
+    after dropping the triggers that refuse it."""
+    remove_guards(store)
     table = AnalysisRow.__table__
     with store.engine.begin() as connection:
         data = connection.execute(sa.select(table.c.data).where(table.c.registration_number == number)).scalar()
@@ -265,7 +257,9 @@ def test_a_forged_analysis_is_detected_by_audit_verify_show_and_the_report(store
 
 
 def delete_rows(store, number: str, tables: tuple[str, ...]) -> None:
-    """Delete the rows of analysis `number` from `tables` (feedback, reports, analyses), as raw SQL."""
+    """Delete the rows of analysis `number` from `tables` (feedback, reports, analyses), as raw SQL,
+    after dropping the triggers that refuse it."""
+    remove_guards(store)
     with store.engine.begin() as connection:
         for table in tables:
             column = "id" if table == "analyses" else "analysis_id"
@@ -292,6 +286,19 @@ def test_a_deleted_report_or_analysis_is_detected_by_audit_verify_and_show(store
         assert shown.exit_code == 0 and f"{number}  NOT VALID" in shown.stdout, shown.output
         result = cli("audit", "verify")
         assert result.exit_code == 1 and number in result.stderr and "deleted" in result.stderr
+
+
+def test_the_database_refuses_to_change_or_delete_an_analysis_or_report(store, recordings, stats_bundle):
+    """As for the audit table: dialectid never changes or deletes a stored result, so the database
+    refuses it (whoever drops the triggers first is caught by audit verify, above)."""
+    case = store.new_case("A B", "1990-01-01", None, "clerk")
+    store.add_recording(case.reference, recordings[0], "officer", "clerk")
+    assert analyse_case(store, case.reference, load_model(stats_bundle), "analyst").reports
+    for statement in ("UPDATE analyses SET top_label = 'ru'", "DELETE FROM analyses",
+                      "UPDATE reports SET model_facts = NULL", "DELETE FROM reports"):  # fmt: skip
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), store.engine.begin() as connection:
+            connection.execute(sa.text(statement))
+    assert count(store, "analyses") == count(store, "reports") == 1 and store.verify_audit()[1] is None
 
 
 def test_an_inserted_or_forged_analysis_is_detected_and_never_signed(store, recordings, stats_bundle):
@@ -398,6 +405,7 @@ def test_the_web_view_says_not_valid_when_the_stored_model_facts_differ_from_the
     change = sa.text("UPDATE reports SET model_facts = :facts WHERE analysis_id = "
                      "(SELECT id FROM analyses WHERE registration_number = :n)")  # fmt: skip
     facts = {**world.store.report_parts(case, number).model_facts, "test_accuracy": 0.999}
+    remove_guards(world.store)
     with world.store.engine.begin() as connection:
         connection.execute(change.bindparams(sa.bindparam("facts", type_=sa.JSON)), {"facts": facts, "n": number})
     api = colin.get(f"/api/cases/{case}/reports/{number}").json()

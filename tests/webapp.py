@@ -164,3 +164,17 @@ def serve_process(home: Path, bundle: Path):
     finally:
         run.process.terminate()
         run.output = run.process.communicate(timeout=30)[0]
+
+
+def remove_guards(store: CaseStore) -> None:
+    """What anyone who can write the database can do: drop the append-only triggers of the audit
+    table, the analyses and the reports (tests that tamper with rows do this first)."""
+    import sqlalchemy as sa
+
+    with store.engine.begin() as connection:
+        for table in ("audit_events", "analyses", "reports"):
+            if store.engine.dialect.name == "postgresql":
+                connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
+            else:
+                connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
+                connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
