@@ -42,6 +42,7 @@ class Job:
     config_json: str
     bundle_sha256: str
     threads: int = 1  # each worker's share of the CPUs, for the model's own thread pool
+    dialect_model: str | None = None  # a dialect bundle under the model (scoring/dialects.py)
 
 
 def expand(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> list[Item]:
@@ -97,7 +98,8 @@ class Worker:
 
         os.environ[THREADS_ENV] = str(job.threads)  # before the model builds its thread pool
         self.bundle = load_model(job.model)
-        self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json))
+        dialect = load_model(job.dialect_model) if job.dialect_model else None
+        self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json), dialect)
 
     def run(self, path: str) -> dict[str, Any]:
         try:
@@ -365,8 +367,10 @@ def run_batch(
     address: str | None = None,
     reports: Path | None = None,
     on_row: Callable[[dict[str, Any]], None] = lambda _: None,
+    dialect_model: str | None = None,
 ) -> Summary:
-    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts."""
+    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts.
+    With `dialect_model`, its dialect head splits the top language where it is the head's parent."""
     if reports is not None:
         config.require_unique_registration()  # before anything is scored
         open_reports(reports)
@@ -378,7 +382,8 @@ def run_batch(
         summary.skipped += skip
     todo = [item.path for item in plan if item is not None and item.error is None]
     threads = 1 if engine == "ray" else max(1, len(os.sched_getaffinity(0)) // max(1, workers))  # a CPU per Ray actor
-    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads)  # unset stays "the model's"
+    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads,  # unset stays "the model's"
+              dialect_model)  # fmt: skip
     scored = ray_engine(todo, job, workers, address) if engine == "ray" else local_engine(todo, job, workers)
     try:
         for item in plan:
