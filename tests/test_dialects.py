@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -283,6 +284,13 @@ def test_score_writes_the_dialect_block_and_refuses_a_pair_that_does_not_fit(sta
     assert abs(sum(c["probability"] for c in english["dialects"]["children"]) - english["top_probability"]) < 1e-5
     single = subprocess.run([*base, str(recordings["en-US"])], capture_output=True, text=True, timeout=300)
     assert single.returncode == 0 and "dialect: English — " in single.stdout, single.stdout + single.stderr
+    both = [str(recordings["en-US"]), str(recordings["es"])]
+    table = subprocess.run([*base, *both], capture_output=True, text=True, timeout=300, env={**os.environ,
+                                                                                              "COLUMNS": "200"})  # fmt: skip
+    assert "dialect" in table.stdout and "English — " in table.stdout, table.stdout
+    alone = subprocess.run([*base[:6], *both], capture_output=True, text=True, timeout=300, env={**os.environ,
+                                                                                                 "COLUMNS": "200"})  # fmt: skip
+    assert alone.returncode == 0 and "dialect" not in alone.stdout, alone.stdout  # without a head: as before
     wrong = [sys.executable, "-m", "dialectid", "score", "--model", str(dialect_bundle), "--dialect-model",
              str(dialect_bundle), str(recordings["en-US"])]  # fmt: skip
     refused = subprocess.run(wrong, capture_output=True, text=True, timeout=300)
@@ -292,7 +300,6 @@ def test_score_writes_the_dialect_block_and_refuses_a_pair_that_does_not_fit(sta
 
 def test_the_demo_finds_a_dialect_bundle_in_the_data_home_and_shows_its_result(stats_bundle, dialect_bundle,
                                                                                 tmp_path, monkeypatch):  # fmt: skip
-    import os
     import shutil
 
     from dialectid.casefile import CaseStore

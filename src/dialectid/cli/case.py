@@ -148,6 +148,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The case, its recordings and their analyses (the view is audited)."""
+    from dialectid.report.dialect import headline_of
+
     summary = _store().show(case, _actor())
     if as_json:
         print_json(summary)
@@ -166,14 +168,7 @@ def show(
             out.print(f"    {a['registration_number']}  {a['status']}  {top}  report: {'yes' if a['report'] else 'no'}",
                       markup=False)  # fmt: skip
             if a.get("dialects"):
-                out.print(f"      dialect: {_dialect_headline(a['dialects'])} ({a['dialects']['status']})", markup=False)
-
-
-def _dialect_headline(block: dict) -> str:
-    from dialectid.report.dialect import dialect_headline
-    from dialectid.scoring.analysis import DialectResult
-
-    return dialect_headline(DialectResult.model_validate(block))
+                out.print(f"      dialect: {headline_of(a['dialects'])} ({a['dialects']['status']})", markup=False)
 
 
 @app.command("list")

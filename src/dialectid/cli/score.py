@@ -148,14 +148,20 @@ def _print_dialects(block: dict[str, Any]) -> None:
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
+    from dialectid.report.dialect import headline_of
+
     table = Table()
-    for heading in ("file", "status", "top label", "probability", "speech", "flags"):
+    dialects = any(row.get("dialects") for row in rows)  # the column only where a dialect head split a language
+    headings = ("file", "status", "top label", "probability", "speech", "flags") + (("dialect",) if dialects else ())
+    for heading in headings:
         table.add_column(heading, overflow="fold")
     for row in rows:
         probability = f"{100 * row['top_probability']:.1f} %" if row.get("top_probability") is not None else "-"
         speech = f"{row['speech_s']:.1f} s" if "speech_s" in row else "-"
         flags = ", ".join(row.get("quality", {}).get("flags", [])) or "-"
-        table.add_row(Text(row["path"]), row["status"], row.get("top_label") or "-", probability, speech, flags)
+        dialect = [headline_of(row["dialects"]) if row.get("dialects") else "-"] if dialects else []
+        table.add_row(Text(row["path"]), row["status"], row.get("top_label") or "-", probability, speech, flags,
+                      *dialect)  # fmt: skip
     out.print(table)
 
 
