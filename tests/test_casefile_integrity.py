@@ -301,6 +301,29 @@ def test_the_database_refuses_to_change_or_delete_an_analysis_or_report(store, r
     assert count(store, "analyses") == count(store, "reports") == 1 and store.verify_audit()[1] is None
 
 
+@pytest.mark.parametrize("change", ["pseudonym", "model facts"])
+def test_audit_verify_and_the_web_view_agree_on_what_a_report_was_signed_over(change, store, cli, recordings,
+                                                                              stats_bundle):  # fmt: skip
+    """Issue #26 item 2: after these edits the web view said NOT VALID and audit verify 'intact'."""
+    case = store.new_case("A B", "1990-01-01", None, "clerk")
+    store.add_recording(case.reference, recordings[0], "officer", "clerk")
+    (number,) = analyse_case(store, case.reference, load_model(stats_bundle), "analyst").reports
+    assert store.verify_audit()[1] is None
+    remove_guards(store)
+    facts = {**store.report_parts(case.reference, number).model_facts, "test_accuracy": 0.999}
+    with store.engine.begin() as connection:
+        if change == "pseudonym":
+            connection.execute(sa.text("UPDATE subjects SET pseudonym = 'S-FORGED00000'"))
+        else:
+            connection.execute(sa.text("UPDATE reports SET model_facts = :facts").bindparams(
+                sa.bindparam("facts", type_=sa.JSON)), {"facts": facts})  # fmt: skip
+    _, problem = store.verify_audit()
+    assert problem is not None and number in problem and case.reference in problem, problem
+    assert ("case details" if change == "pseudonym" else "model facts") in problem
+    result = cli("audit", "verify")
+    assert result.exit_code == 1 and number in result.stderr
+
+
 def test_an_inserted_or_forged_analysis_is_detected_and_never_signed(store, recordings, stats_bundle):
     bundle = load_model(stats_bundle)
     case = store.new_case("A B", "1990-01-01", None, "clerk")

@@ -237,3 +237,44 @@ def integrity_status(record: dict[str, Any] | None, problem: str | None) -> dict
     if record is not None and record.get("analysis_sha256") is None:
         return {"valid": True, "message": "stored before analyses were digested: only its columns were checked"}
     return {"valid": True, "message": "matches the digest recorded when it was stored"}
+
+
+# ---- a report's signature over what the case file holds for it ---------------------------------------
+def report_status(reference: str, parts: Any, public: Ed25519PublicKey) -> tuple[Any, dict[str, Any]]:
+    """The context a stored report of case `reference` (its `ReportParts`) is shown with, and whether its signature vouches
+    for what the case file holds for it: the stored analysis, the case details, the model facts.
+    One check for the web view and `audit verify`, so that the two cannot disagree."""
+    from dialectid.report import ModelFacts, ReportContext, binding_problem, verify_pdf
+
+    number, stored = parts.registration_number, parts.model_facts is not None
+    try:
+        facts = ModelFacts(**parts.model_facts) if stored else facts_without_bundle(parts.analysis)
+    except TypeError:
+        facts, stored = facts_without_bundle(parts.analysis), True  # unknown fields: cannot match the signature
+    context = ReportContext(reference, parts.pseudonym, parts.recorded_at, facts)
+    try:
+        info = verify_pdf(parts.pdf, public, f"report {number}")
+    except VerificationError as error:
+        return context, _not_valid(error.message)
+    problem = parts.integrity or binding_problem(info, parts.analysis, context, model_stored=stored)
+    if problem:
+        return context, _not_valid(f"report {number}: {problem}")
+    unbound = "" if info.analysis_sha256 else (" (signed before reports bound what they show: the view below is "
+                                               "rebuilt from the case file; the PDF is the signed report)")  # fmt: skip
+    return context, {"valid": True, "message": f"valid: signed {info.signed_at} with key {info.key_id}{unbound}",
+                     "signed_at": info.signed_at, "key_id": info.key_id}  # fmt: skip
+
+
+def facts_without_bundle(analysis: dict[str, Any]) -> Any:
+    """Reports attached before the model facts were stored with them: what the analysis itself says."""
+    from dialectid.report import ModelFacts
+
+    model = analysis["model"]
+    return ModelFacts(name=model.get("id", ""), model=model.get("name", ""), version=analysis.get("toolkit_version", ""),
+                      bundle_sha256=model.get("bundle_sha256", ""), test_accuracy=None, test_cavg=None,
+                      test_cllr=None, test_clips=None, unseen_speakers=None,
+                      limitations=["The model's test figures were not stored with this report; the PDF has them."])  # fmt: skip
+
+
+def _not_valid(problem: str) -> dict[str, Any]:
+    return {"valid": False, "message": f"NOT VALID: {problem}", "signed_at": None, "key_id": None}

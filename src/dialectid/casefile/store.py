@@ -39,6 +39,7 @@ from dialectid.casefile.integrity import (
     read_anchor,
     read_head,
     report_gone,
+    report_status,
     walk,
 )
 from dialectid.casefile.schema import (
@@ -637,7 +638,22 @@ class CaseStore:
             heads = [h for h in (head, *anchored) if h is not None]
             problem = found.problem or next(filter(None, (head_problem(found, h) for h in heads)), None)
             digested, undigested, problem = _check_rows(session, found) if problem is None else (0, 0, problem)
+            reports = session.execute(select(Case.reference, AnalysisRow.registration_number)
+                                      .join(Recording, Recording.case_id == Case.id)
+                                      .join(AnalysisRow, AnalysisRow.recording_id == Recording.id)
+                                      .join(Report, Report.analysis_id == AnalysisRow.id).order_by(Report.id)).all()  # fmt: skip
+        problem = problem or self._report_problem(reports, public_key)
         return AuditVerdict(len(events), problem, head, anchored, digested, undigested)
+
+    def _report_problem(self, reports: Sequence[tuple[str, str]], public_key: Path | None) -> str | None:
+        """The first report whose signature does not vouch for what the case file holds for it (the
+        analysis, the case details, the model facts): what the web view shows as NOT VALID."""
+        public = trusted_key(self.keys_dir, public_key) if reports else None
+        for reference, number in reports:
+            _, status = report_status(reference, self.report_parts(reference, number), public)
+            if not status["valid"]:
+                return f"case {reference}: {status['message'].removeprefix('NOT VALID: ')}"
+        return None
 
     def export_head(self) -> bytes:
         """The signed head file, to keep a copy where this machine cannot change it (signed now if

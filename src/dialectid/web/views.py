@@ -10,16 +10,9 @@ from typing import Any
 from markupsafe import Markup
 
 from dialectid.audio.formats import MEDIA_TYPES
+from dialectid.casefile.integrity import report_status
 from dialectid.casefile.store import CaseError, ReportParts
-from dialectid.report import (
-    ModelFacts,
-    ReportContext,
-    VerificationError,
-    binding_problem,
-    render,
-    trusted_key,
-    verify_pdf,
-)
+from dialectid.report import ReportContext, render, trusted_key
 from dialectid.report.dialect import DialectContent, dialect_content
 from dialectid.scoring import Analysis
 from dialectid.scoring.analysis import DialectResult
@@ -73,27 +66,8 @@ def signature_status(web: WebContext, reference: str, number: str) -> dict[str, 
 def _checked_report(web: WebContext, reference: str, number: str) -> tuple[ReportParts, ReportContext, dict[str, Any]]:
     """The report's stored parts, the context they give, and the signature's status over them."""
     parts = _report_parts(web, reference, number)
-    stored = parts.model_facts is not None
-    try:
-        facts = ModelFacts(**parts.model_facts) if stored else _facts_without_bundle(parts.analysis)
-    except TypeError:
-        facts, stored = _facts_without_bundle(parts.analysis), True  # unknown fields: cannot match the signature
-    context = ReportContext(reference, parts.pseudonym, parts.recorded_at, facts)
-    try:
-        info = verify_pdf(parts.pdf, trusted_key(web.store.keys_dir), f"report {number}")
-    except VerificationError as error:
-        return parts, context, _not_valid(error.message)
-    problem = parts.integrity or binding_problem(info, parts.analysis, context, model_stored=stored)
-    if problem:
-        return parts, context, _not_valid(f"report {number}: {problem}")
-    unbound = "" if info.analysis_sha256 else (" (signed before reports bound what they show: the view below is "
-                                               "rebuilt from the case file; the PDF is the signed report)")  # fmt: skip
-    return parts, context, {"valid": True, "message": f"valid: signed {info.signed_at} with key {info.key_id}{unbound}",
-                            "signed_at": info.signed_at, "key_id": info.key_id}  # fmt: skip
-
-
-def _not_valid(problem: str) -> dict[str, Any]:
-    return {"valid": False, "message": f"NOT VALID: {problem}", "signed_at": None, "key_id": None}
+    context, status = report_status(reference, parts, trusted_key(web.store.keys_dir))  # audit verify's check too
+    return parts, context, status
 
 
 def audit_trail(web: WebContext, user: Principal, reference: str, path: str) -> list[dict[str, Any]]:
@@ -134,15 +108,6 @@ def _report_parts(web: WebContext, reference: str, number: str):
         return web.store.report_parts(reference, number)
     except CaseError:
         raise NotFound(f"case {reference} has no report {number}") from None
-
-
-def _facts_without_bundle(analysis: dict[str, Any]) -> ModelFacts:
-    """Reports attached before the model facts were stored with them: what the analysis itself says."""
-    model = analysis["model"]
-    return ModelFacts(name=model.get("id", ""), model=model.get("name", ""), version=analysis.get("toolkit_version", ""),
-                      bundle_sha256=model.get("bundle_sha256", ""), test_accuracy=None, test_cavg=None,
-                      test_cllr=None, test_clips=None, unseen_speakers=None,
-                      limitations=["The model's test figures were not stored with this report; the PDF has them."])  # fmt: skip
 
 
 def recording_file(web: WebContext, user: Principal, reference: str, sha256: str, path: str,
