@@ -201,6 +201,19 @@ def test_two_processes_analysing_one_case_lose_nothing(backend, tmp_path, record
     assert actions.count("analysed") == 4 and actions.count("report attached") == 4
 
 
+def _without_a_key_it_cannot_check(report, tmp_path, monkeypatch):
+    """#25: a report checked where there is no key to check it with is not called NOT VALID: that
+    says it was changed. The answer says it cannot check, and what to give it (exit 2, not 1)."""
+    for args, home in (([], tmp_path / "keyless-home"), (["--public-key", str(tmp_path / "missing.pub")], None)):
+        if home is not None:
+            monkeypatch.setenv("DIALECTID_HOME", str(home))
+        answer = runner.invoke(app, ["report", "verify", str(report), *args])
+        assert answer.exit_code == 2 and "NOT VALID" not in answer.stderr, answer.stderr
+        assert "error: cannot check: no key" in answer.stderr and "--public-key" in answer.stderr
+        assert answer.stderr.count("\n") == 1
+    monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
+
+
 def test_case_cli(tmp_path, recordings, whisper_bundle, monkeypatch):
     monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
@@ -226,6 +239,7 @@ def test_case_cli(tmp_path, recordings, whisper_bundle, monkeypatch):
         and "valid: report DID-" in verified.stdout
         and "model toy-whisper-backend" in verified.stdout
     )
+    _without_a_key_it_cannot_check(report, tmp_path, monkeypatch)
     data = bytearray(report.read_bytes())
     data[len(data) // 3] ^= 0x20
     report.write_bytes(bytes(data))

@@ -71,7 +71,8 @@ def signing_key(keys_dir: Path) -> Ed25519PrivateKey:
 def trusted_key(keys_dir: Path | None = None, public_key_file: Path | None = None) -> Ed25519PublicKey:
     path = public_key_file or (keys_dir / PUBLIC if keys_dir else None)
     if path is None or not path.is_file():
-        raise VerificationError(f"{path}: no public key to verify with; give --public-key or the store's home")
+        raise VerificationError(f"cannot check: no key ({path} does not exist); give --public-key with the signing "
+                                "case file's keys/report-signing.pub, or set DIALECTID_HOME to its data home")  # fmt: skip
     try:
         return serialization.load_pem_public_key(path.read_bytes())  # type: ignore[return-value]
     except ValueError:

@@ -281,8 +281,9 @@ def report_verify(
         data = report.read_bytes()
     except OSError as error:
         raise VerificationError(f"{report}: cannot be read ({error.strerror})") from None
+    key = trusted_key(home() / "keys", public_key)  # none to check with: "cannot check", exit 2, not NOT VALID
     try:
-        info = verify_pdf(data, trusted_key(home() / "keys", public_key), str(report))
+        info = verify_pdf(data, key, str(report))
     except VerificationError as error:
         err.print(f"NOT VALID: {error.message}", markup=False)
         raise typer.Exit(EXIT_FAILED_ITEMS) from None
