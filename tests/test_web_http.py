@@ -181,6 +181,7 @@ PAGE_RIGHTS = [
     ("GET", "/cases/{reference}/reports/{number}", None, (200, 200, 200)),
     ("GET", "/cases/{reference}/reports/{number}/pdf", None, (200, 200, 200)),
     ("GET", "/cases/{reference}/recordings/{sha256}", None, (200, 200, 200)),
+    ("GET", "/cases/{reference}/recordings/{sha256}/playable", None, (200, 200, 200)),
     (
         "POST",
         "/cases/{reference}/feedback",
@@ -233,6 +234,7 @@ def test_a_caseworker_swapping_the_case_id_sees_nothing_and_is_audited(world, cl
     before = len([e for e in world.store.events(other) if e["action"] == "access denied"])
     attempts = [("GET", f"/cases/{other}"), ("GET", f"/cases/{other}/audit"), ("GET", f"/cases/{other}/reports/{number}"),
                 ("GET", f"/cases/{other}/reports/{number}/pdf"), ("GET", f"/cases/{other}/recordings/{sha}"),
+                ("GET", f"/cases/{other}/recordings/{sha}/playable"),
                 ("GET", f"/api/cases/{other}"), ("GET", f"/api/cases/{other}/audit"),
                 ("GET", f"/api/cases/{other}/reports/{number}"), ("GET", f"/api/cases/{other}/recordings/{sha}")]  # fmt: skip
     for method, url in attempts:
@@ -444,7 +446,8 @@ def test_every_view_of_a_case_is_audited(world, client):
     views = {f"/cases/{case}": "viewed", f"/api/cases/{case}": "viewed", f"/cases/{case}/audit": "audit trail viewed",
              f"/cases/{case}/reports/{number}": "report viewed", f"/cases/{case}/reports/{number}/pdf": "report viewed",
              f"/cases/{case}/reports/{number}/pdf?download=1": "report downloaded",
-             f"/cases/{case}/recordings/{sha}": "recording played"}  # fmt: skip
+             f"/cases/{case}/recordings/{sha}": "recording played",
+             f"/cases/{case}/recordings/{sha}/playable": "recording played"}  # fmt: skip
     for url, action in views.items():
         before = len(world.store.events(case))
         assert browser.get(url).status_code == 200
@@ -470,7 +473,8 @@ def test_feedback_is_stored_audited_and_summarised_per_model(world, client):
     assert event["actor"] == "carla" and {k: event["details"][k] for k in ("registration_number", "agrees")} == {
         "registration_number": number, "agrees": False}  # fmt: skip
     assert "Levantine" not in json.dumps(event) and "interview" not in json.dumps(event)  # free text: a digest only
-    assert "feedback given" in carla.get(f"/cases/{case}/audit").text
+    trail = carla.get(f"/cases/{case}/audit").text
+    assert f"carla gave feedback on analysis {number}: disagrees with the result" in trail
     bad = carla.post(f"/cases/{case}/feedback", data={"registration_number": number, "agreement": "maybe",
                                                       "csrf_token": page_csrf(carla)})  # fmt: skip
     assert bad.status_code == 400 and "agreement must be one of: agree, disagree, unsure" in bad.text

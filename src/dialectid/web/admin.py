@@ -9,7 +9,7 @@ from dialectid.web.context import WebContext
 from dialectid.web.errors import NotFound, WebError
 from dialectid.web.passwords import PasswordError, hash_password
 
-__all__ = ["ROLES", "add_user", "assign", "set_active"]
+__all__ = ["ROLES", "add_user", "assign", "caseworkers", "set_active"]
 
 
 def add_user(web: WebContext, user: Principal, name: str, role: str, password: str) -> Account:
@@ -26,6 +26,11 @@ def set_active(web: WebContext, user: Principal, name: str, active: bool) -> Acc
         return web.accounts.set_active(name, active, user.name)
     except CaseError as error:
         raise NotFound(error.message) from None
+
+
+def caseworkers(web: WebContext) -> list[str]:
+    """Whom a case can be assigned to: the active caseworkers, the one list every assign form offers."""
+    return [u["name"] for u in web.accounts.list() if u["role"] == "caseworker" and u["active"]]
 
 
 def assign(web: WebContext, user: Principal, reference: str, assignee: str | None) -> None:

@@ -39,8 +39,7 @@ def set_active(web: Web, user: auth.Admin, name: str, active: Annotated[bool, Fo
 
 @router.get("/cases")
 def assignments_page(request: Request, web: Web, user: auth.Admin) -> Response:
-    caseworkers = [u["name"] for u in web.accounts.list() if u["role"] == "caseworker" and u["active"]]
-    return page(request, "assignments.html.j2", user, cases=web.store.list_cases(), caseworkers=caseworkers)
+    return page(request, "assignments.html.j2", user, cases=web.store.list_cases(), caseworkers=admin.caseworkers(web))
 
 
 @router.post("/cases/{reference}/assignment", dependencies=[Depends(auth.form_csrf)])

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from dialectid.web import auth, uploads, views
+from dialectid.web import admin, audit_words, auth, uploads, views
 from dialectid.web.context import Web
 from dialectid.web.errors import WebError
 from dialectid.web.responses import pdf_response, recording_response
@@ -47,7 +47,8 @@ def _case_list(request: Request, web: Web, user: auth.Principal, q: str | None, 
     except WebError as error:
         cases, message = [], error.message
     return page(request, "cases.html.j2", user, status=400 if message else 200, cases=cases, message=message,
-                statuses=web.store.statuses(), q=q or "", selected_status=status or "")  # fmt: skip
+                results=views.case_results(web, cases), statuses=web.store.statuses(), q=q or "",
+                selected_status=status or "")  # fmt: skip
 
 
 @router.get("/cases/{reference}")
@@ -55,8 +56,10 @@ def case_page(request: Request, web: Web, user: auth.User, reference: str, done:
     case = views.case_view(web, user, reference, request.url.path)
     latest = _latest_report(case)
     report_html = views.report_rendering(web, user, reference, latest, request.url.path, "html") if latest else None
+    caseworkers = admin.caseworkers(web) if user.role in ("analyst", "admin") else []
     return page(request, "case.html.j2", user, case=case, latest=latest, report_html=report_html,
-                done=DONE.get(done or ""), running=next((j for j in case["jobs"] if not j["finished"]), None))  # fmt: skip
+                done=DONE.get(done or ""), running=next((j for j in case["jobs"] if not j["finished"]), None),
+                caseworkers=caseworkers)  # fmt: skip
 
 
 def _latest_report(case: dict) -> str | None:
@@ -67,7 +70,9 @@ def _latest_report(case: dict) -> str | None:
 @router.get("/cases/{reference}/audit")
 def audit_page(request: Request, web: Web, user: auth.User, reference: str) -> Response:
     events = views.audit_trail(web, user, reference, request.url.path)
-    return page(request, "audit.html.j2", user, reference=reference, events=events)
+    names = audit_words.recording_names(events)
+    return page(request, "audit.html.j2", user, reference=reference,
+                events=[{**event, **audit_words.describe(event, names)} for event in events])  # fmt: skip
 
 
 @router.get("/cases/{reference}/reports/{number}")
@@ -86,6 +91,13 @@ def report_pdf(request: Request, web: Web, user: auth.User, reference: str, numb
 @router.get("/cases/{reference}/recordings/{sha256}")
 def recording(request: Request, web: Web, user: auth.User, reference: str, sha256: str) -> Response:
     return recording_response(web, user, request, reference, sha256)
+
+
+@router.get("/cases/{reference}/recordings/{sha256}/playable")
+def playable_recording(request: Request, web: Web, user: auth.User, reference: str, sha256: str) -> Response:
+    """What the page's player loads: the original where browsers play its format, else a PCM WAV
+    made from the verified original (GSM and other telephone codecs); the same checks and audit."""
+    return recording_response(web, user, request, reference, sha256, playable=True)
 
 
 @router.post("/cases/{reference}/feedback", dependencies=[Depends(auth.form_csrf)])

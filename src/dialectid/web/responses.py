@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from fastapi import Request
 from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
 from dialectid.web import views
 from dialectid.web.auth import Principal
@@ -20,8 +22,14 @@ def pdf_response(web: WebContext, user: Principal, request: Request, reference: 
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
-def recording_response(web: WebContext, user: Principal, request: Request, reference: str, sha256: str) -> Response:
-    """The original file, in ranges for the audio player; only a request from its start is audited."""
+def recording_response(web: WebContext, user: Principal, request: Request, reference: str, sha256: str,
+                       playable: bool = False) -> Response:  # fmt: skip
+    """The original file (`playable`: what the player can play, `views.playable_file`), in ranges
+    for the audio player; only a request from its start is audited."""
     first = request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-")
-    path, media_type = views.recording_file(web, user, reference, sha256, request.url.path, first)
-    return FileResponse(path, media_type=media_type, content_disposition_type="inline")
+    if not playable:
+        path, media_type = views.recording_file(web, user, reference, sha256, request.url.path, first)
+        return FileResponse(path, media_type=media_type, content_disposition_type="inline")
+    path, media_type, temporary = views.playable_file(web, user, reference, sha256, request.url.path, first)
+    cleanup = BackgroundTask(os.unlink, path) if temporary else None
+    return FileResponse(path, media_type=media_type, content_disposition_type="inline", background=cleanup)

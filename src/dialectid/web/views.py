@@ -20,7 +20,8 @@ from dialectid.web.auth import Principal, open_case
 from dialectid.web.context import WebContext
 from dialectid.web.errors import NotFound, WebError
 from dialectid.web.jobs import Job
-from dialectid.web.wording import result_wording
+from dialectid.web.playback import plays_natively, wav_rendition
+from dialectid.web.wording import list_result, result_wording
 
 AGREEMENT = {"agree": True, "disagree": False, "unsure": None}
 MAX_OUTCOME, MAX_COMMENT = 200, 4000
@@ -37,11 +38,21 @@ def visible_cases(web: WebContext, user: Principal, search: str | None, status: 
     return web.store.list_cases(search or None, status or None, assigned_to=mine)
 
 
+def case_results(web: WebContext, cases: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """For the case list: per case, the latest result of each recording, in words (the cases are
+    the user's own already: `visible_cases`)."""
+    found = web.store.latest_results([case["reference"] for case in cases])
+    return {reference: [list_result(result) for result in results] for reference, results in found.items()}
+
+
 def case_view(web: WebContext, user: Principal, reference: str, path: str) -> dict[str, Any]:
     """The case with its recordings, analyses, reports' signature status and analysis jobs (audited)."""
     open_case(web, user, reference, path)
     case = web.store.show(reference, user.name)
-    for recording in case["recordings"]:
+    for number, recording in enumerate(case["recordings"], start=1):
+        recording["label"] = recording_label(number)
+        native = plays_natively(recording["container"], recording["codec"])
+        recording["player"] = f"/cases/{reference}/recordings/{recording['sha256']}" + ("" if native else "/playable")
         for analysis in recording["analyses"]:
             number = analysis["registration_number"]
             analysis["signature"] = signature_status(web, reference, number) if analysis["report"] else None
@@ -49,6 +60,13 @@ def case_view(web: WebContext, user: Principal, reference: str, path: str) -> di
             analysis["dialect"] = _dialect_view(analysis.get("dialects"))
     case["jobs"] = [job.to_dict() for job in web.jobs.for_case(reference)]
     return case
+
+
+def recording_label(number: int) -> str:
+    """What people read for the `number`-th recording of a case (from 1, in the order added): its
+    hash is for machines. The original file name is not kept: names of files often carry the name
+    of the person recorded, which the case file keeps in its identity table alone."""
+    return f"Recording {number}"
 
 
 def _dialect_view(block: dict[str, Any] | None) -> DialectContent | None:
@@ -113,6 +131,23 @@ def _report_parts(web: WebContext, reference: str, number: str):
 def recording_file(web: WebContext, user: Principal, reference: str, sha256: str, path: str,
                    first_request: bool) -> tuple[Path, str]:  # fmt: skip
     """The stored original and its media type. A player fetches in ranges: only the first is audited."""
+    stored, recording = _verified_recording(web, user, reference, sha256, path, first_request)
+    return stored, MEDIA_TYPES.get(recording.container, "application/octet-stream")
+
+
+def playable_file(web: WebContext, user: Principal, reference: str, sha256: str, path: str,
+                  first_request: bool) -> tuple[Path, str, bool]:  # fmt: skip
+    """What the page's player loads (`playback`): the original where browsers play it, else a
+    temporary PCM WAV made from the verified original; (file, media type, whether it is temporary).
+    The same access check and audit as `recording_file`."""
+    stored, recording = _verified_recording(web, user, reference, sha256, path, first_request)
+    if plays_natively(recording.container, recording.codec):
+        return stored, MEDIA_TYPES.get(recording.container, "application/octet-stream"), False
+    return wav_rendition(stored, recording.sample_rate), "audio/wav", True
+
+
+def _verified_recording(web: WebContext, user: Principal, reference: str, sha256: str, path: str,
+                        first_request: bool) -> tuple[Path, Any]:  # fmt: skip
     open_case(web, user, reference, path)
     try:
         recording = web.store.recording(reference, sha256)
@@ -120,8 +155,7 @@ def recording_file(web: WebContext, user: Principal, reference: str, sha256: str
         raise NotFound(f"case {reference} has no such recording") from None
     if first_request:
         web.store.record(user.name, "recording played", reference, sha256=recording.sha256)
-    stored = web.store.verified_recording(reference, recording.sha256, user.name)  # a changed file is not served
-    return stored, MEDIA_TYPES.get(recording.container, "application/octet-stream")
+    return web.store.verified_recording(reference, recording.sha256, user.name), recording  # a changed file: refused
 
 
 # ---- feedback ----------------------------------------------------------------------------------

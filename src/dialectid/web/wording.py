@@ -39,3 +39,19 @@ def result_wording(analysis: dict[str, Any]) -> dict[str, str | None]:
                 "question": f"Is the language {name}, as the analysis says?"}  # fmt: skip
     return {"meaning": MEANING.get(status, "the analysis cannot be shown"), "result": RESULTS.get(status, status),
             "closest": closest, "question": QUESTIONS.get(status)}  # fmt: skip
+
+
+def list_result(result: dict[str, Any] | None) -> str:
+    """What the case list says of a recording's latest analysis (`CaseStore.latest_results`).
+
+    >>> list_result({"status": "ok", "top_label": "es", "top_probability": 0.912}), list_result(None)
+    ('Spanish 91.2 %', 'not analysed yet')
+    """
+    if result is None:
+        return "not analysed yet"
+    if result["status"] == "not_valid":
+        return "NOT VALID: changed after it was stored"
+    if result["status"] == "ok" and result.get("top_label"):
+        probability = result.get("top_probability")
+        return label_name(result["top_label"]) + ("" if probability is None else f" {100 * probability:.1f} %")
+    return RESULTS.get(result["status"], result["status"])
