@@ -23,6 +23,7 @@ from dialectid.paths import home, make_private
 from dialectid.version import __version__
 
 MARKER = "DEMO.json"
+DEMO_FEEDBACK = "Demo feedback: written by dialectid demo when it built this case file, to show how feedback looks."
 SAMPLES = Path(__file__).resolve().parents[2] / "datasets" / "samples"
 ACCOUNTS = (("demo-admin", "admin"), ("demo-analyst", "analyst"), ("anna.caseworker", "caseworker"),
             ("ben.caseworker", "caseworker"))  # fmt: skip
@@ -113,14 +114,16 @@ def _build(folder: Path, model: Path, say: Callable[[str], None], dialect_model:
             store.add_recording(reference, SAMPLES / sample, "demo recording", "demo-analyst")
         analyse_case(store, reference, bundle, "demo-analyst", dialect=dialect)
         references.append(reference)
-    _give_feedback(store, references[0], "anna.caseworker")
+    _give_feedback(store, references[0], actor)
     (folder / MARKER).write_text(json.dumps({"version": __version__, "cases": references,
                                              "built_at": datetime.now(UTC).isoformat(timespec="seconds")}) + "\n")  # fmt: skip
     return Demo(folder, logins, references)
 
 
-def _give_feedback(store, reference: str, caseworker: str) -> None:
-    """The caseworker of the first case has read its first report and agreed with it."""
-    shown = store.show(reference, caseworker)
+def _give_feedback(store, reference: str, actor: str) -> None:
+    """Feedback on the first case's first result, so that the page shows what feedback looks like.
+    It is by the demo itself, and says so: nobody logged in to give it (#25), and a caseworker's
+    name on it would put words in the mouth of an account that never read the report."""
+    shown = store.show(reference, actor)
     first = next(a for r in shown["recordings"] for a in r["analyses"] if a.get("top_label"))
-    store.add_feedback(first["registration_number"], caseworker, "caseworker", True, None, None, reference)
+    store.add_feedback(first["registration_number"], actor, "caseworker", True, None, DEMO_FEEDBACK, reference)
