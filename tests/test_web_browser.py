@@ -107,10 +107,19 @@ def test_a_caseworker_reads_the_report_and_gives_feedback(page, server, world):
     expect(page.locator("ul.feedback")).to_contain_text("carla: agrees with the result")
 
     page.click("text=Audit trail of this case")
-    feedback_row = page.locator("tr", has=page.locator("td.action", has_text="feedback given"))
+    feedback_row = page.locator("tr", has=page.locator("td.what", has_text="gave feedback"))
     expect(feedback_row).to_have_count(1)
-    expect(feedback_row).to_contain_text("carla")
-    expect(feedback_row).to_contain_text(number)
+    sentence = f"carla gave feedback on analysis {number}: agrees with the result, with a comment and a linguist's "
+    sentence += "outcome."
+    expect(feedback_row.locator(".sentence")).to_have_text(sentence)
+    # #25: sentences, not raw dicts; the digests only on demand
+    details = feedback_row.locator("details")
+    expect(details.locator("dl")).not_to_be_visible()
+    expect(page.locator("table.audit")).not_to_contain_text("identity: False")
+    details.locator("summary").click()
+    expect(details.locator("dl")).to_be_visible()
+    expect(details).to_contain_text("Keyed digest of the comment")
+    page.locator("table.audit").screenshot(path=str(SCREENSHOTS / "audit-trail.png"))
 
 
 def test_an_analyst_uploads_a_recording_and_sees_its_analysis_arrive(page, server, world, monkeypatch):
@@ -169,10 +178,13 @@ def test_the_demo_caseworker_reads_a_report_and_gives_feedback(page, demo_server
     page.click("table.list tbody tr >> nth=0 >> a")
     expect(page.locator("article.analysis").first).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("iframe.pdf").scroll_into_view_if_needed()
+    page.wait_for_timeout(3000)  # Chromium's PDF viewer paints the frame only once it is in view
     page.screenshot(path=str(SCREENSHOTS / "demo-case.png"), full_page=True)
     answered = page.locator("article.analysis", has=page.locator(".top-label")).first
     number = answered.locator(".regno").inner_text()
     answered.locator("text=Read the report").click()
+    page.wait_for_url(f"**/reports/{number}")
     expect(page.locator("section.report")).to_contain_text(number)
     page.screenshot(path=str(SCREENSHOTS / "demo-report.png"), full_page=True)
     page.go_back()
@@ -182,7 +194,6 @@ def test_the_demo_caseworker_reads_a_report_and_gives_feedback(page, demo_server
     expect(page.locator("p.done")).to_contain_text("Your feedback was saved")
     page.click("text=How to read an analysis")
     expect(page.locator("h1")).to_have_text("How to read an analysis")
-    page.screenshot(path=str(SCREENSHOTS / "demo-walkthrough.png"), full_page=True)
 
 
 def test_the_demo_analyst_opens_a_case_uploads_and_sees_it_analysed(page, demo_server, demo_home):
@@ -207,6 +218,12 @@ def test_the_demo_analyst_opens_a_case_uploads_and_sees_it_analysed(page, demo_s
     page.select_option("form.case-status select[name=status]", "analysed")
     page.click("text=Change the status")
     expect(page.locator("p.done:not(.job-outcome)")).to_contain_text("The status was changed")
+    # #25: the case page assigns from the list of caseworkers, as the admin page does
+    page.select_option("form.case-assignee select[name=assignee]", "anna.caseworker")
+    page.click("form.case-assignee button[type=submit]")
+    expect(page.locator("p.done:not(.job-outcome)")).to_contain_text("The case was assigned")
+    expect(page.locator("dl.facts")).to_contain_text("anna.caseworker")
+    page.locator("div.workflow").screenshot(path=str(SCREENSHOTS / "demo-case-assign.png"))
 
 
 # ---- issue #25: what a caseworker reads -------------------------------------------------------------------------
@@ -280,3 +297,53 @@ def test_the_demo_out_of_set_and_short_recordings_say_so_first(page, demo_server
             assert "Do you agree" in legend and "top label" not in legend, legend
     assert seen - {"ok"}, f"the demo shows no analysis without a result: {seen}"
     page.screenshot(path=str(SCREENSHOTS / "demo-case-no-result.png"), full_page=True)
+
+
+WALKTHROUGH = Path(__file__).resolve().parents[1] / "src" / "dialectid" / "web" / "static" / "walkthrough"
+MAX_PICTURE_HEIGHT = 1300
+
+
+def test_the_demo_plays_a_gsm_call_and_pictures_the_walkthrough(page, demo_server, demo_home):
+    """#25 items 4 and 7: the player loads the demo's GSM telephone call (a WAV made from the
+    verified original: Chromium cannot demux GSM) and knows its length; the walkthrough's pictures
+    are taken here, from the current demo, each cropped to what the walkthrough explains."""
+    from playwright.sync_api import expect
+
+    _, logins, _ = demo_home
+    page.set_viewport_size({"width": 900, "height": 900})  # pictures narrower than the walkthrough's column
+    demo_log_in(page, demo_server, "ben.caseworker", logins["ben.caseworker"])
+    cases = page.locator("table.list")
+    expect(cases.locator("td.result").first).not_to_be_empty()
+    page.screenshot(path=str(SCREENSHOTS / "demo-case-list.png"), full_page=True)
+    cases.screenshot(path=str(WALKTHROUGH / "case-list.png"))
+
+    page.click("table.list tbody tr >> nth=1 >> a")  # Claire Exemple's case: two GSM calls
+    call = page.locator("section.recording", has_text="gsm / gsm").first
+    player = call.locator("audio")
+    assert player.get_attribute("src").endswith("/playable")
+    player.evaluate("a => { a.preload = 'auto'; a.load(); }")
+    page.wait_for_function("a => a.readyState >= 3 || a.error !== null", arg=player.element_handle())  # canplay
+    state = player.evaluate("a => ({ready: a.readyState, error: a.error && a.error.code, duration: a.duration})")
+    stated = float(call.locator("h3").inner_text().split("·")[1].strip().removesuffix(" s"))
+    assert state["error"] is None and state["ready"] >= 3, state
+    assert abs(state["duration"] - stated) < 0.1, (state, stated)
+    call.screenshot(path=str(SCREENSHOTS / "demo-gsm-recording.png"))
+
+    page.goto(demo_server + "/cases")
+    page.click("table.list tbody tr >> nth=0 >> a")
+    answered = page.locator("section.recording", has=page.locator(".top-label")).first
+    answered.screenshot(path=str(WALKTHROUGH / "case-page.png"))
+    answered.locator("text=Read the report").click()
+    report = page.locator("section.report")
+    box, end = report.bounding_box(), report.locator("h3", has_text="Quality").bounding_box()
+    height = min(end["y"] - box["y"], MAX_PICTURE_HEIGHT)  # the head and the result, up to the quality notes
+    page.screenshot(path=str(WALKTHROUGH / "report.png"), full_page=True,
+                    clip={"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": height + 8})
+
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.goto(demo_server + "/walkthrough")
+    for picture in page.locator("figure img").all():
+        picture.scroll_into_view_if_needed()
+        size = picture.evaluate("i => [i.complete, i.naturalWidth, i.width]")
+        assert size[0] and size[1] > 0 and size[1] == size[2], f"a picture shown shrunk or missing: {size}"
+    page.screenshot(path=str(SCREENSHOTS / "demo-walkthrough.png"), full_page=True)

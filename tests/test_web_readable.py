@@ -120,3 +120,24 @@ def test_a_gsm_recording_plays_as_wav_under_the_same_rules_as_the_original(world
         refused = colin.get(url)
         assert refused.status_code == 404 and "among the cases you may see" in refused.text
     assert [e["actor"] for e in world.store.events(case) if e["action"] == "access denied"][-2:] == ["colin"] * 2
+
+
+def test_the_walkthrough_pictures_are_readable_crops_without_a_black_frame():
+    """#25 item 7: the walkthrough's pictures are made by the browser tests from the current demo
+    (test_web_browser), each cropped to what it shows: shown at their own size (no shrinking a
+    whole page into the column), of a height one can take in, and without the black box that an
+    unpainted PDF frame leaves."""
+    import numpy as np
+    from PIL import Image
+
+    web = Path(__file__).resolve().parents[1] / "src" / "dialectid" / "web"
+    template = (web / "templates" / "walkthrough.html.j2").read_text()
+    images = re.findall(r'<img src="/static/(walkthrough/[^"]+\.png)"([^>]*)>', template)
+    assert len(images) >= 3, images
+    for name, attributes in images:
+        picture = Image.open(web / "static" / name)
+        width, height = picture.size
+        assert width <= 940 and height <= 1400, (name, picture.size)  # the page's column: 980 px less padding
+        assert "width=" not in attributes or f'width="{width}"' in attributes, (name, "shown shrunk")
+        grey = np.asarray(picture.convert("L"))
+        assert (grey < 40).mean() < 0.05, f"{name}: {100 * (grey < 40).mean():.0f} % of it is black"
