@@ -59,15 +59,16 @@ def test_persian_is_no_longer_flagged_for_what_whisper_base_hears_in_it(accurate
 @pytest.mark.slow
 def test_default_model_flags_most_speech_in_languages_it_does_not_know(accurate):
     """Six real clips in each of the four held-out languages (Icelandic, Latvian, Norwegian,
-    Chinese; in no split): at least three in four are flagged out_of_set. The figure over all 128
-    is in reports/lid.md."""
+    Chinese; in no split): at least two in three are flagged out_of_set (17 of 24 measured). The
+    threshold keeps in-set speech of every source at about 3 % flagged (issue 28), which costs some
+    of the held-out languages: the figure over all 128 is in reports/lid.md."""
     from dialectid.data import read_manifest
 
     unknown = read_manifest(ROOT / "datasets" / "lid" / "unknown.jsonl")
     picked = [u for language in ("is", "lv", "no", "zh") for u in [v for v in unknown if v.label == language][:6]]
     scorer = Scorer(accurate)
     statuses = [scorer.analyse(unknown.path_of(u)).status for u in picked]
-    assert statuses.count("out_of_set") >= 0.75 * len(picked), statuses
+    assert statuses.count("out_of_set") >= 2 / 3 * len(picked), statuses
 
 
 def test_score_uses_the_default_model(monkeypatch):
@@ -148,7 +149,8 @@ def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
         subsets[split] = tmp_path / f"{split}.jsonl"
         write_manifest(subsets[split], kept)
     overrides = [f"data.{split}={path}" for split, path in subsets.items()]
-    overrides += [f"output.runs_dir={tmp_path / 'runs'}", f"output.bundle={tmp_path / 'bundle'}"]
+    overrides += [f"output.runs_dir={tmp_path / 'runs'}", f"output.bundle={tmp_path / 'bundle'}",
+                  "model.args.cross_validate=false"]  # two clips a language: too few videos for five folds
     config = load_config(ROOT / "configs" / "lid-accurate.yaml", TrainConfig, overrides)
     result = train(config)
     bundle = load_model(result.bundle)

@@ -150,3 +150,17 @@ def summary(logp: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         "cllr": cllr(logp, targets),
         "ece": ece(logp, targets)[0],
     }
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (sound at 0 or n successes, unlike the normal one).
+
+    >>> [round(x, 3) for x in wilson_interval(9, 10)]
+    [0.596, 0.982]
+    """
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

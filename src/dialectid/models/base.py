@@ -57,6 +57,8 @@ class Clips:
     targets: np.ndarray
     durations: np.ndarray
     origins: np.ndarray | None = None  # for windows cut from clips: the index of the clip each came from
+    groups: np.ndarray | None = None  # the speaker (or video) of each clip: cross-validation folds keep one whole
+    sources: np.ndarray | None = None  # where each clip comes from (corpus, voice, augmented copy): checks per source
 
 
 class LidModel:

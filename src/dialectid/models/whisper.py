@@ -29,6 +29,7 @@ from pydantic import Field
 from dialectid.config import StrictModel
 from dialectid.errors import DialectidError
 from dialectid.models.backend import EmbeddingBackend
+from dialectid.models import fusion_cv
 from dialectid.models.base import Clips, FitContext, LidModel, Shape, compute_threads, log_softmax
 from dialectid.models.openset import OpenSetDetector, detector_shapes, outside_logit, simulate_unknown, window_cues
 from dialectid.models.whisper_mel import log_mel
@@ -308,10 +309,10 @@ class WhisperBackend(WhisperModelBase):
         self.backend = self._backend(np.stack(embeddings), train.targets, context.seed)
         return self
 
-    def _backend(self, embeddings: np.ndarray, targets: np.ndarray, seed: int) -> EmbeddingBackend:
-        return EmbeddingBackend(len(self.labels), self.args.backend, self.args.lda_dim, self.args.c, seed).fit(
-            embeddings, targets
-        )
+    def _backend(self, embeddings: np.ndarray, targets: np.ndarray, seed: int, c: float | None = None
+                 ) -> EmbeddingBackend:  # fmt: skip
+        kind, dim = self.args.backend, self.args.lda_dim
+        return EmbeddingBackend(len(self.labels), kind, dim, c or self.args.c, seed).fit(embeddings, targets)
 
     def _embeddings(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         encoder = self._encoder()
@@ -392,6 +393,10 @@ class WhisperFusionArgs(WhisperBackendArgs):
     lid_weight: float = Field(1.0, ge=0, description="weight of Whisper's own language detection in the fusion")
     languages: dict[str, str | list[str]] = Field(default_factory=dict,
                                                   description="label -> Whisper language code(s)")  # fmt: skip
+    cross_validate: bool = Field(False, description="choose c and lid_weight by speaker-grouped cross-validation "
+                                 "over the training clips, keep the fusion at least as accurate as Whisper's own "
+                                 "detection on every fold and source, and set the open-set threshold so that at "
+                                 "most 3 % of any source's in-set recordings are flagged (models/fusion_cv.py)")  # fmt: skip
 
 
 class WhisperFusion(OnePass, WhisperBackend):
@@ -403,29 +408,73 @@ class WhisperFusion(OnePass, WhisperBackend):
 
     name = "whisper-fusion"
     Args = WhisperFusionArgs
+    cross_validation: dict[str, Any] | None = None  # fusion_cv.FusionSearch.summary(), when chosen so
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperFusion:
         encoder = self._encoder()
         embeddings, languages = self._encode(encoder, train.inputs, context, "encoding")
+        found = self._cross_validate(embeddings, languages, train, context) if self.args.cross_validate else None
         self.backend = self._backend(embeddings, train.targets, context.seed)
         self.outside_means = self._outside_means(languages, train.targets, self.labels)
         self.detector = OpenSetDetector.outside_share_only()
         if dev is not None and dev.origins is not None and len(np.unique(dev.targets)) >= 3:
-            dev_embeddings, dev_languages = self._encode(encoder, dev.inputs, context, "encoding dev")
-
-            def cues_without(held_out: int, kept: np.ndarray) -> np.ndarray:
-                labels = [label for i, label in enumerate(self.labels) if i != held_out]
-                backend = self._backend(embeddings[kept], train.targets[kept], context.seed)
-                scores = log_softmax(np.delete(backend.scores(dev_embeddings), held_out, axis=1))
-                means = self._outside_means([p for p, k in zip(languages, kept, strict=True) if k],
-                                            _without(train.targets[kept], held_out), labels)  # fmt: skip
-                return self._cues(scores, backend.novelty(dev_embeddings), dev_languages, labels, means)[1]
-
-            cues, unknown, clips = simulate_unknown(train.targets, dev.targets, dev.origins, cues_without)
-            self.detector = OpenSetDetector.fit(cues, unknown, clips, context.seed)
-            context.log(f"open-set detector learned on {len(np.unique(clips))} simulated dev clips "
-                        f"(weights {np.round(self.detector.weight, 2).tolist()}, threshold {self.detector.threshold:.2f})")  # fmt: skip
+            self._fit_detector(encoder, embeddings, languages, train, dev, context)
+        if found is not None:
+            self._hold_in_set_rate(found, languages, train, context)
         return self
+
+    def _cross_validate(self, embeddings: np.ndarray, languages: list[dict[str, float]], train: Clips,
+                        context: FitContext) -> fusion_cv.FusionSearch:  # fmt: skip
+        """Choose c and lid_weight (fusion_cv.search) and record the curve in `cross_validation`."""
+        if train.groups is None or train.origins is None or train.sources is None:
+            raise fusion_cv.FusionCheckError("cross-validation needs the training clips' speakers and sources")
+        lid = whisper_label_scores(languages, self.labels, self.args.languages)[0]
+        found = fusion_cv.search(embeddings, lid, train.targets, train.groups, train.origins, train.sources,
+                                 self.labels, lambda x, y, c: self._backend(x, y, context.seed, c), context.seed,
+                                 lambda step, steps: context.progress(stage="cross-validating", step=step,
+                                                                      steps=steps))  # fmt: skip
+        self.args = self.args.model_copy(update={"c": found.c, "lid_weight": found.lid_weight})
+        self.cross_validation = found.summary()
+        context.log(f"cross-validation over {len(found.whisper_per_fold)} speaker-disjoint folds chose c {found.c}, "
+                    f"lid_weight {found.lid_weight}: accuracy {max(r['accuracy'] for r in found.curve if r['never_worse']):.3f}")  # fmt: skip
+        return found
+
+    def _fit_detector(self, encoder: WhisperEncoder, embeddings: np.ndarray, languages: list[dict[str, float]],
+                      train: Clips, dev: Clips, context: FitContext) -> None:  # fmt: skip
+        dev_embeddings, dev_languages = self._encode(encoder, dev.inputs, context, "encoding dev")
+
+        def cues_without(held_out: int, kept: np.ndarray) -> np.ndarray:
+            labels = [label for i, label in enumerate(self.labels) if i != held_out]
+            backend = self._backend(embeddings[kept], train.targets[kept], context.seed)
+            scores = log_softmax(np.delete(backend.scores(dev_embeddings), held_out, axis=1))
+            means = self._outside_means([p for p, k in zip(languages, kept, strict=True) if k],
+                                        _without(train.targets[kept], held_out), labels)  # fmt: skip
+            return self._cues(scores, backend.novelty(dev_embeddings), dev_languages, labels, means)[1]
+
+        cues, unknown, clips = simulate_unknown(train.targets, dev.targets, dev.origins, cues_without)
+        self.detector = OpenSetDetector.fit(cues, unknown, clips, context.seed)
+        context.log(f"open-set detector learned on {len(np.unique(clips))} simulated dev clips "
+                    f"(weights {np.round(self.detector.weight, 2).tolist()}, threshold {self.detector.threshold:.2f})")  # fmt: skip
+
+    def _hold_in_set_rate(self, found: fusion_cv.FusionSearch, languages: list[dict[str, float]], train: Clips,
+                          context: FitContext) -> None:  # fmt: skip
+        """Raise the open-set threshold until at most fusion_cv.IN_SET_FLAG_RATE of the out-of-fold
+        in-set recordings of every source are flagged."""
+        novelty = np.zeros(len(languages))
+        for fold in found.folds:
+            kept = np.flatnonzero(fold.train_mask)
+            means = self._outside_means([languages[i] for i in kept], train.targets[kept], self.labels)
+            held = np.flatnonzero(fold.held_out)
+            cues = self._cues(fold.backend[found.c], fold.distance[found.c], [languages[i] for i in held],
+                              self.labels, means)[1]  # fmt: skip
+            novelty[held] = self.detector.novelty(cues)
+        threshold, rates = fusion_cv.in_set_threshold(novelty, train.origins, train.sources)
+        learned = self.detector.threshold
+        self.detector.threshold = max(learned, threshold)
+        self.cross_validation["open_set"] = {"learned_threshold": learned, "in_set_threshold": threshold,
+                                             "threshold": self.detector.threshold, "flagged_per_source": rates}  # fmt: skip
+        context.log(f"open-set threshold {self.detector.threshold:.3f} (learned {learned:.3f}; in-set sources "
+                    f"need {threshold:.3f})")  # fmt: skip
 
     @property
     def novelty_threshold(self) -> float:  # the detector's, learned in fit
@@ -433,12 +482,16 @@ class WhisperFusion(OnePass, WhisperBackend):
 
     def _encode(self, encoder: WhisperEncoder, inputs: Sequence[np.ndarray], context: FitContext, stage: str
                 ) -> tuple[np.ndarray, list[dict[str, float]]]:  # fmt: skip
+        """Every window's embedding and language probabilities, through `EncodingStore`: a second
+        training on the same windows (the other shipped model, a rerun) does not encode them again."""
+        store = EncodingStore(home() / "cache" / f"whisper-{encoder.sha256[:16]}.npz")
         embeddings, languages = [], []
         for i, signal in enumerate(inputs, start=1):
-            embedding, probabilities = encoder.embedding_and_languages(signal)
+            embedding, probabilities = store.get(signal) or store.put(signal, *encoder.embedding_and_languages(signal))
             embeddings.append(embedding)
             languages.append(probabilities)
             context.progress(stage=stage, step=i, steps=len(inputs))
+        store.save()
         return np.stack(embeddings), languages
 
     def _outside_means(self, languages: list[dict[str, float]], targets: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -471,6 +524,48 @@ class WhisperFusion(OnePass, WhisperBackend):
         super().load_state(state)
         self.detector = OpenSetDetector.from_state(state)
         self.outside_means = state["open_set.outside_means"]
+
+
+class EncodingStore:
+    """Training windows' encoder outputs kept on disk (one .npz in DIALECTID_HOME/cache, keyed by a
+    digest of each window's samples and named by the encoder's sha256): plain arrays, never pickled;
+    a damaged file is ignored and rewritten."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.added = path, 0
+        self.known: dict[bytes, tuple[np.ndarray, dict[str, float]]] = {}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                codes = [str(c) for c in data["codes"]]
+                for key, embedding, row in zip(data["keys"], data["embeddings"], data["probabilities"], strict=True):
+                    self.known[bytes(key)] = (embedding, dict(zip(codes, row.tolist(), strict=True)))
+        except (OSError, KeyError, ValueError):
+            self.known = {}
+
+    @staticmethod
+    def _key(signal: np.ndarray) -> bytes:
+        return hashlib.blake2b(np.ascontiguousarray(signal, dtype=np.float32).tobytes(), digest_size=16).digest()
+
+    def get(self, signal: np.ndarray) -> tuple[np.ndarray, dict[str, float]] | None:
+        return self.known.get(self._key(signal))
+
+    def put(self, signal: np.ndarray, embedding: np.ndarray, languages: dict[str, float]
+            ) -> tuple[np.ndarray, dict[str, float]]:  # fmt: skip
+        self.known[self._key(signal)] = (embedding, languages)
+        self.added += 1
+        return embedding, languages
+
+    def save(self) -> None:
+        if not self.added or not self.known:
+            return
+        codes = sorted(next(iter(self.known.values()))[1])
+        keys = list(self.known)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path, lambda stream: np.savez(
+            stream, keys=np.array(keys, dtype="S16"), codes=np.array(codes),
+            embeddings=np.stack([self.known[k][0] for k in keys]).astype(np.float32),
+            probabilities=np.array([[self.known[k][1].get(c, 0.0) for c in codes] for k in keys], dtype=np.float32)))
+        self.added = 0
 
 
 def _without(targets: np.ndarray, held_out: int) -> np.ndarray:

@@ -30,7 +30,7 @@ def load_clips(
     """Inputs, target indices and durations of every utterance; a bad file stops training with
     its message (a training set must be clean: fix or drop the file)."""
     index = {label: i for i, label in enumerate(labels)}
-    inputs, targets, durations = [], [], []
+    inputs, targets, durations, groups, sources = [], [], [], [], []
     for utt in manifest:
         path = manifest.path_of(utt)
         try:
@@ -43,5 +43,15 @@ def load_clips(
         inputs.append(data)
         targets.append(index[utt.label])
         durations.append(utt.duration_s or 0.0)
+        groups.append(utt.speaker or utt.id)
+        sources.append(source_of(utt.source))
         advance()
-    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations))
+    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations), None, np.array(groups),
+                 np.array(sources))  # fmt: skip
+
+
+def source_of(source: str | None) -> str:
+    """The source a clip is checked under: its corpus, with the asterisk voices as one source."""
+    if not source:
+        return "unknown source"
+    return "asterisk voices" if source.startswith("asterisk:") else source.removeprefix("shared:")

@@ -40,6 +40,7 @@ from dialectid.taxonomy import Taxonomy
 from dialectid.train.augment import augment
 from dialectid.train.card import render_card, standard_limitations
 from dialectid.train.config import TrainConfig
+from dialectid.train.cv_report import cross_validation_section
 from dialectid.train.data import load_clips, load_signal
 
 
@@ -109,8 +110,12 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
                          run_dir / "evaluation")  # fmt: skip
         log(f"{held_out}: coverage {metrics['coverage']:.3f}, accuracy on answered {metrics.get('accuracy')}, "
             f"Cavg {metrics.get('cavg')}, Cllr {metrics.get('cllr')}")  # fmt: skip
+    if (cross_validation := getattr(model, "cross_validation", None)) is not None:
+        metrics["cross_validation"] = cross_validation
     card = render_card(config.name, model.name, labels, fingerprint, metrics,
                        standard_limitations(fingerprint, model.zero_shot), model.zero_shot)  # fmt: skip
+    if cross_validation is not None:
+        card += "\n" + cross_validation_section(cross_validation)
     if config.output.card_notes is not None:
         card += "\n" + _read_notes(config.output.card_notes)
     path = save_bundle(config.output.bundle or run_dir / "bundle", bundle, metrics, card)
@@ -141,14 +146,24 @@ def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, con
         return clips
     rng = np.random.default_rng(config.augmentation.seed)
     inputs, targets, durations = list(clips.inputs), list(clips.targets), list(clips.durations)
-    for utt, target, duration in zip(manifest, clips.targets, clips.durations, strict=True):
+    groups, sources = _listed(clips.groups, len(inputs)), _listed(clips.sources, len(inputs))
+    for n, (utt, target, duration) in enumerate(zip(manifest, clips.targets, clips.durations, strict=True)):
         signal = load_signal(manifest.path_of(utt), contract, (config.features or FeatureConfig()).channel_policy)
         for _ in range(copies):
             variant = augment(signal, contract.sample_rate, config.augmentation, rng)
             inputs.append(contract.model_input(variant))
             targets.append(target)
             durations.append(duration)
-    return Clips(inputs, np.array(targets), np.array(durations))
+            groups.append(groups[n])
+            sources.append(AUGMENTED)
+    return Clips(inputs, np.array(targets), np.array(durations), None, np.array(groups), np.array(sources))
+
+
+AUGMENTED = "augmented copies (telephone codecs, noise)"
+
+
+def _listed(values: np.ndarray | None, size: int) -> list:
+    return list(values) if values is not None else [None] * size
 
 
 def windowed(clips: Clips, rate: int, rules: DecisionRules) -> Clips:
@@ -161,7 +176,10 @@ def windowed(clips: Clips, rate: int, rules: DecisionRules) -> Clips:
             targets.append(target)
             durations.append(end - start)
             origins.append(clip)
-    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations), np.array(origins, dtype=np.int64))
+    index = np.array(origins, dtype=np.int64)
+    per_window = {name: None if values is None else values[index]
+                  for name, values in (("groups", clips.groups), ("sources", clips.sources))}  # fmt: skip
+    return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations), index, **per_window)
 
 
 def measure(scorer: Scorer, manifest: Manifest, advance) -> list[tuple[int, Measurement]]:
