@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from corpora import random_bytes
 from dialectid.cli import app
-from dialectid.scoring.results import CSV_FIXED
+from dialectid.scoring.results import CSV_FIXED, CSV_LAST
 from toy import concatenate
 
 runner = CliRunner()
@@ -77,7 +77,7 @@ def test_csv_has_one_column_per_label(whisper_bundle, recordings, tmp_path):
     assert result.exit_code == 1
     with out.open() as stream:
         rows = list(csv.DictReader(stream))
-    assert list(rows[0]) == [*CSV_FIXED, "p:en", "p:de", "p:es"]
+    assert list(rows[0]) == [*CSV_FIXED, "p:en", "p:de", "p:es", *CSV_LAST]
     assert rows[0]["status"] == "ok" and float(rows[0]["p:en"]) > 0.5
     assert abs(sum(float(rows[0][f"p:{x}"]) for x in ("en", "de", "es")) - 1) < 1e-4
     assert rows[2]["status"] == "error" and rows[2]["error"]

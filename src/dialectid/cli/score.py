@@ -23,7 +23,8 @@ BAR_WIDTH = 30
 def score(
     paths: Annotated[list[Path], typer.Argument(help="Recordings, or folders with --recursive.")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Score the audio files inside folders.")] = False,
-    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model bundle [models/lid-accurate].")] = None,
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help="Model bundle (default: $DIALECTID_MODEL, else models/lid-accurate).")] = None,
     dialect_model: Annotated[Path | None, typer.Option(
         "--dialect-model", help="Dialect bundle whose top node is a language of --model (e.g. a dialect-arabic "
         "bundle under lid-accurate): splits that language's probability over its dialects.")] = None,

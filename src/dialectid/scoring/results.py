@@ -32,6 +32,7 @@ from dialectid.paths import not_a_file
 
 CSV_FIXED = ("path", "registration_number", "status", "top_label", "top_probability", "speech_s", "duration_s",
              "sha256", "bundle_sha256", "flags", "error")  # fmt: skip
+CSV_LAST = ("error_type",)  # after the p:<label> columns: columns added later go last, the old keep their places
 _ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # bytes of undecodable paths survive
 
 
@@ -83,7 +84,7 @@ class ResultsFile:
             raise ResultsError(f"{path}: results go to a .jsonl or .csv file")
         self.path, self.labels = path, labels
         self.csv = path.suffix == ".csv"
-        self.columns = [*CSV_FIXED, *(f"p:{label}" for label in labels)]
+        self.columns = [*CSV_FIXED, *(f"p:{label}" for label in labels), *CSV_LAST]
         self.rows: dict[str, Stored] = {}
         with _writing(path):
             exists = _existing_regular_file(path)
@@ -219,6 +220,7 @@ class ResultsFile:
             "speech_s": row.get("speech_s", ""), "duration_s": row.get("audio", {}).get("duration_s", ""),
             "sha256": row.get("audio", {}).get("sha256", ""), "bundle_sha256": row.get("model", {}).get("bundle_sha256", ""),
             "flags": ";".join(row.get("quality", {}).get("flags", [])), "error": row.get("error", ""),
+            "error_type": row.get("error_type", ""),
         }  # fmt: skip
         for item in row.get("probabilities", []):
             flat[f"p:{item['label']}"] = item["probability"]
