@@ -13,10 +13,15 @@ Debian's asterisk telephone prompts (datasets/asterisk/, scripts/build_asterisk_
 
 Usage: python scripts/build_lid_data.py [CORPUS] [OUT]
        (defaults: ../shared/corpora/voxlingua107_dev datasets/lid)
+
+In a checkout with ../shared beside it (a folder or a link) the manifests it writes are
+byte-identical to the committed ones: corpus paths relative, so following the README leaves the
+tree clean (tests/test_lid_data.py checks this on a copy).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 from collections import defaultdict
@@ -75,8 +80,9 @@ def main() -> None:
     test_voices = read_manifest(ROOT / "datasets" / "asterisk" / "test.jsonl")
     parts["asterisk-test"] = [replace(u, path=str(test_voices.path_of(u))) for u in test_voices]
     for name, rows in parts.items():
-        # the corpus relative to the manifests (shared/ sits beside every checkout), /usr absolute
-        write_manifest(out / f"{name}.jsonl", rows, relative_within=corpus.resolve().parent.parent)
+        # the corpus relative to the manifests (shared/ sits beside every checkout), /usr absolute;
+        # abspath, not resolve: a ../shared that is a link must not turn every path absolute
+        write_manifest(out / f"{name}.jsonl", rows, relative_within=Path(os.path.abspath(corpus)).parent.parent)
         languages = len({u.label for u in rows})
         print(f"{name}: {len(rows)} clips, {languages} languages, {len({u.speaker for u in rows})} speakers/videos")
 

@@ -58,3 +58,24 @@ def test_bundled_samples_come_from_test_videos():
         assert (ROOT / "datasets" / "samples" / f"{language}-voxlingua.wav").is_file()
         [sample] = [u for u in parts["test"] if u.label == language and f"`{u.id.split('/')[-1]}`" in sources]
         assert sample.speaker not in heard
+
+
+@pytest.mark.needs_shared("voxlingua107_dev")
+def test_rebuilding_the_manifests_as_the_readme_says_leaves_the_tree_clean(tmp_path):
+    """scripts/build_lid_data.py in a copy of the checkout whose ../shared is a link (as in many
+    checkouts) writes manifests byte-identical to the committed ones: no absolute corpus paths."""
+    import shutil
+    import subprocess
+    import sys
+
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "build_lid_data.py", checkout / "scripts")
+    for folder in ("asterisk", "lid"):
+        shutil.copytree(ROOT / "datasets" / folder, checkout / "datasets" / folder)
+    (tmp_path / "shared").symlink_to((ROOT.parent / "shared").resolve(), target_is_directory=True)
+    done = subprocess.run([sys.executable, "scripts/build_lid_data.py"], cwd=checkout, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    for committed in sorted(LID.glob("*.jsonl")):
+        rebuilt = (checkout / "datasets" / "lid" / committed.name).read_text()
+        assert rebuilt == committed.read_text(), f"{committed.name}: {rebuilt.splitlines()[0][:160]}"
