@@ -187,7 +187,7 @@ def test_train_cli(tmp_path, toy_corpus):
     result = runner.invoke(app, ["train", str(path), "--set", "name=cli-run", "--set", "model.args.c=0.5"])
     assert result.exit_code == 0, result.output
     assert "held-out (12 clips): coverage" in result.stdout
-    merged = (tmp_path / "runs" / "cli-run" / "config.yaml").read_text()
+    merged = (tmp_path / "runs" / "cli-run" / "latest" / "config.yaml").read_text()
     assert "c: 0.5" in merged and "name: cli-run" in merged
 
 

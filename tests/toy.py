@@ -26,16 +26,16 @@ SPLITS = {"v1": "train", "v2": "train", "v3": "dev", "v4": "test"}
 TREE = {"germanic": {"english": ["en"], "german": ["de"]}, "romance": {"spanish": ["es"]}}
 
 
-def make_toy_corpus(root: Path) -> dict[str, Path]:
+def make_toy_corpus(root: Path, voices: dict[str, str] = VOICES, splits: dict[str, str] = SPLITS) -> dict[str, Path]:
     """Write the clips and train/dev/test manifests; returns the manifest paths."""
     rows: dict[str, list[Utterance]] = {"train": [], "dev": [], "test": []}
     for language, sentences in SENTENCES.items():
-        for voice, variant in VOICES.items():
+        for voice, variant in voices.items():
             for i, text in enumerate(sentences):
                 path = root / "audio" / language / voice / f"s{i}.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 espeak(text, path, voice=language + variant)
-                rows[SPLITS[voice]].append(Utterance(
+                rows[splits[voice]].append(Utterance(
                     id=f"{language}/{voice}/s{i}", path=str(path), label=language, language=language,
                     speaker=f"{language}-{voice}", gender="f" if "f" in variant else "m", duration_s=2.0,
                     channel="wideband", source="espeak"))  # fmt: skip

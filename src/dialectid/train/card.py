@@ -80,6 +80,44 @@ def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str,
     return "\n".join(lines)
 
 
+MIN_COVERAGE = 0.2  # below this share of held-out clips answered, a bundle is flagged as useless
+
+
+def usefulness_warnings(metrics: dict[str, Any], n_labels: int) -> list[str]:
+    """Why a freshly trained bundle is not fit to use, from its held-out metrics: it answers
+    (almost) no clip, or its accuracy on the answered ones is not above chance (1 / labels) with
+    its 95 % Wilson interval. Empty when neither holds or nothing was evaluated.
+
+    >>> usefulness_warnings({"n": 12, "n_answered": 0, "coverage": 0.0, "accuracy": None}, 3)[0][:43]
+    'coverage 0.000: 12 of the 12 held-out clips'
+    >>> usefulness_warnings({"n": 60, "n_answered": 60, "coverage": 1.0, "accuracy": 0.9}, 3)
+    []
+    """
+    from dialectid.evaluation.metrics import wilson_interval
+
+    n, answered = metrics.get("n") or 0, metrics.get("n_answered") or 0
+    if not n:
+        return []
+    found = []
+    if (metrics.get("coverage") or 0.0) < MIN_COVERAGE:
+        found.append(f"coverage {metrics.get('coverage') or 0.0:.3f}: {n - answered} of the {n} held-out clips got no "
+                     f"label (below {MIN_COVERAGE:.0%}); the model answers almost nothing")  # fmt: skip
+    chance = 1 / max(n_labels, 1)
+    if answered and metrics.get("accuracy") is not None:
+        low, high = wilson_interval(round(metrics["accuracy"] * answered), answered)
+        if low <= chance:
+            found.append(f"accuracy on the {answered} answered clips {_pct(metrics['accuracy'])} (95 % interval "
+                         f"{_pct(low)} to {_pct(high)}) is not above chance ({_pct(chance)} for {n_labels} labels)")  # fmt: skip
+    return found
+
+
+def warning_section(warnings: list[str]) -> str:
+    """The stamp at the top of MODEL_CARD.md of a bundle that `usefulness_warnings` flags."""
+    lines = ["## WARNING: not fit to use", "", "Measured on the held-out set at training time:", ""]
+    lines += [f"- {w}" for w in warnings] + ["", "Do not use this model for anything but testing the toolkit.", ""]
+    return "\n".join(lines)
+
+
 def standard_limitations(fingerprint: dict[str, Any], zero_shot: bool = False) -> list[str]:
     notes = [
         "Speech in a language or dialect outside the labels above gets a wrong label with some probability;"

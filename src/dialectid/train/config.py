@@ -71,7 +71,8 @@ class CalibrationConfig(StrictModel):
 
 class OutputConfig(StrictModel):
     runs_dir: Path = Path("runs")
-    bundle: Path | None = Field(None, description="where to export the bundle [runs/<name>/bundle]")
+    bundle: Path | None = Field(None, description="where to export the bundle [runs/<name>/<time>/bundle]; an "
+                                 "existing folder is replaced only with --force")  # fmt: skip
     card_notes: Path | None = Field(None, description="markdown appended to MODEL_CARD.md (data licences, scope)")
 
 

@@ -5,14 +5,19 @@ evaluation analyse their recordings through `Scorer`, the path `dialectid score`
 windows, aggregation, decision rules), so the bundle's calibration is fitted on the very scores it
 is applied to, and its metrics describe what a user gets.
 
-Writes runs/<name>/: config.yaml (the merged config), train.log, metrics.jsonl (one line per
-epoch), checkpoints/ (neural models), evaluation/ (the test-set report) and the bundle.
+Every run gets its own folder, runs/<name>/<UTC time>/, and runs/<name>/latest points at the
+newest (what `--resume` continues): config.yaml (the merged config), train.log (each stage with its
+rate and time left), metrics.jsonl (one line per epoch), checkpoints/ (neural models), evaluation/
+(the test-set report) and bundle/. A bundle folder named by `output.bundle` (the shipped models/...)
+is only replaced with `force`: a rerun never silently overwrites a model or an earlier run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +43,11 @@ from dialectid.scoring.scorer import Measurement, Scorer
 from dialectid.scoring.windows import plan_windows
 from dialectid.taxonomy import Taxonomy
 from dialectid.train.augment import augment
-from dialectid.train.card import render_card, standard_limitations
+from dialectid.train.card import render_card, standard_limitations, usefulness_warnings, warning_section
 from dialectid.train.config import TrainConfig
 from dialectid.train.cv_report import cross_validation_section
 from dialectid.train.data import load_clips, load_signal
+from dialectid.train.progress import StageProgress, duration
 
 
 @dataclass
@@ -52,14 +58,21 @@ class TrainResult:
 
 
 class RunLog:
-    def __init__(self, run_dir: Path, resume: bool) -> None:
+    """train.log (every line time-stamped) and metrics.jsonl; `echo` shows each message on a console."""
+
+    def __init__(self, run_dir: Path, resume: bool, echo: Callable[[str], None] = lambda _: None) -> None:
         self.path = run_dir / "train.log"
         self.epochs = run_dir / "metrics.jsonl"
+        self.echo = echo
         if not resume:
             self.path.write_text("")
             self.epochs.write_text("")
 
     def __call__(self, message: str) -> None:
+        self.file_only(message)
+        self.echo(message)
+
+    def file_only(self, message: str) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         with self.path.open("a") as out:
             out.write(f"{stamp} {message}\n")
@@ -69,21 +82,27 @@ class RunLog:
             out.write(json.dumps(row) + "\n")
 
 
-def train(config: TrainConfig, resume: bool = False, progress: Callable[..., None] = lambda **_: None) -> TrainResult:
-    run_dir = config.output.runs_dir / config.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    log = RunLog(run_dir, resume)
+def train(config: TrainConfig, resume: bool = False, progress: Callable[..., None] = lambda **_: None,
+          force: bool = False, echo: Callable[[str], None] = lambda _: None) -> TrainResult:  # fmt: skip
+    """`progress` gets every stage's calls (with a `line` when one is due: for a console that is not
+    a terminal); `echo` gets every train.log message; `force` lets `output.bundle` be replaced."""
+    check_bundle_target(config, force)
     taxonomy = Taxonomy.from_tree(config.taxonomy.tree, config.taxonomy.out_of_set)
     labels = list(taxonomy.leaves)
     manifests = {part: read_manifest(path, labels=labels, check_files=True)
                  for part, path in config.data.model_dump().items() if path is not None}  # fmt: skip
     check_calibration_set(manifests, labels, config)
     model = build_model(config, labels)
+    run_dir = run_folder(config.output.runs_dir, config.name, resume)  # only once the config holds up
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    log = RunLog(run_dir, resume, echo)
+    log(f"run folder {run_dir}")
+    progress = StageProgress(log.file_only, progress)
     contract = InputContract.of(model.input, model.features)
     log(f"training {model.name} on {len(manifests['train'])} clips, labels {labels}")
     cache = FeatureCache(home() / "features", model.features) if contract.kind == "features" else None
-    clips = {part: load_clips(manifests[part], labels, contract, cache, lambda: progress(stage="loading"))
+    clips = {part: load_clips(manifests[part], labels, contract, cache,
+                              progress.counter(f"loading {part} clips", len(manifests[part])))
              for part in ("train", "dev") if part in manifests}  # fmt: skip
     train_clips = with_augmentation(clips["train"], manifests["train"], config, contract)
     if contract.kind == "audio":
@@ -92,12 +111,16 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
             clips["dev"] = windowed(clips["dev"], contract.sample_rate, config.decision)
     context = FitContext(seed=config.training.seed, threads=config.training.threads, training=config.training,
                          run_dir=run_dir, resume=resume, progress=progress, log=log, epoch=log.epoch)  # fmt: skip
+    log(f"fitting {model.name} on {len(train_clips.inputs)} {'windows' if contract.kind == 'audio' else 'clips'}")
+    started = time.monotonic()
     model.fit(train_clips, clips.get("dev"), context)
+    log(f"fitted {model.name} in {duration(time.monotonic() - started)}")
     fingerprint = training_fingerprint(manifests, config)
     bundle = assemble(config.name, model, Calibrator(config.calibration.method, config.calibration.duration_covariate),
                       taxonomy, config.decision, fingerprint)  # fmt: skip
     held_out_part = "calibration" if "calibration" in manifests else "dev" if "dev" in manifests else "train"
-    measured = measure(Scorer(bundle), manifests[held_out_part], lambda: progress(stage="calibrating"))
+    measured = measure(Scorer(bundle), manifests[held_out_part],
+                       progress.counter("calibrating", len(manifests[held_out_part])))  # fmt: skip
     crops = measure_crops(Scorer(bundle), manifests[held_out_part], config.calibration.short_crops_s)
     fit_calibrator(bundle.calibrator, measured + crops, labels, held_out_part != "train", log)
     bundle = assemble(config.name, model, bundle.calibrator, taxonomy, config.decision, fingerprint,
@@ -105,7 +128,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     held_out = "test" if "test" in manifests else "dev" if "dev" in manifests else None
     metrics: dict[str, Any] = {}
     if held_out:
-        outcomes = score_manifest(Scorer(bundle), manifests[held_out], lambda: progress(stage="evaluating"))
+        outcomes = score_manifest(Scorer(bundle), manifests[held_out],
+                                  progress.counter("evaluating", len(manifests[held_out])))  # fmt: skip
         metrics = finish(outcomes, bundle, manifests[held_out], str(getattr(config.data, held_out)),
                          run_dir / "evaluation")  # fmt: skip
         log(f"{held_out}: coverage {metrics['coverage']:.3f}, accuracy on answered {metrics.get('accuracy')}, "
@@ -114,6 +138,11 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
         metrics["cross_validation"] = cross_validation
     card = render_card(config.name, model.name, labels, fingerprint, metrics,
                        standard_limitations(fingerprint, model.zero_shot), model.zero_shot)  # fmt: skip
+    if warnings := usefulness_warnings(metrics, len(labels)):
+        metrics["warnings"] = warnings
+        card = card.replace("\n", "\n\n" + warning_section(warnings), 1)  # right under the title
+        for warning in warnings:
+            log.file_only(f"WARNING: {warning}")  # the console gets them after the figures
     if cross_validation is not None:
         card += "\n" + cross_validation_section(cross_validation)
     if config.output.card_notes is not None:
@@ -121,6 +150,41 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     path = save_bundle(config.output.bundle or run_dir / "bundle", bundle, metrics, card)
     log(f"bundle written to {path}")
     return TrainResult(run_dir, path, metrics)
+
+
+def check_bundle_target(config: TrainConfig, force: bool) -> None:
+    """Before any work: `output.bundle` may only name a folder that holds something with `force`."""
+    target = config.output.bundle
+    if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
+        raise ConfigError(f"output.bundle: {target} already exists and would be overwritten; add --force to replace "
+                          "it, or --set output.bundle=null to write into this run's folder")  # fmt: skip
+
+
+def run_folder(runs_dir: Path, name: str, resume: bool) -> Path:
+    """A new runs/<name>/<UTC time>/ (and runs/<name>/latest pointing at it), or with `resume` the
+    folder `latest` points at (or runs/<name>/ itself, for a run from before run folders had times)."""
+    base = runs_dir / name
+    latest = base / "latest"
+    if resume:
+        if latest.is_dir():
+            return latest.resolve()
+        if (base / "config.yaml").is_file():
+            return base
+        raise ConfigError(f"--resume: {base} holds no earlier run of {name!r} to continue; train once without --resume")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        run_dir = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            continue
+    pointer = base / f".latest-{os.getpid()}"
+    pointer.unlink(missing_ok=True)
+    pointer.symlink_to(run_dir.name)  # relative: the runs folder can be moved
+    os.replace(pointer, latest)
+    return run_dir
 
 
 def build_model(config: TrainConfig, labels: list[str]) -> LidModel:
