@@ -70,6 +70,19 @@ def sign(path: Annotated[Path, typer.Argument(help="Model bundle folder.")]) -> 
               f"{facts['key_id']}: {path / SIGNATURE}", markup=False)  # fmt: skip
 
 
+@app.command("fingerprint")
+@user_errors
+def fingerprint(path: Annotated[Path, typer.Argument(help="Model bundle folder without a fingerprint.")]) -> None:
+    """Add the behavioural fingerprint to a bundle exported before there was one.
+
+    Its posteriors on fixed probe signals go into bundle.json (and its checksum into
+    checksums.sha256); every later load checks them before the first scoring."""
+    from dialectid.models.bundle import add_fingerprint
+
+    stored = add_fingerprint(path)
+    out.print(f"{path}: fingerprint on {len(stored['posteriors'])} probe signals added", markup=False)
+
+
 @app.command("verify")
 @user_errors
 def verify(
@@ -79,7 +92,7 @@ def verify(
         typer.Option(help="PEM public key that must have signed it (else this toolkit's, if signed)."),
     ] = None,
 ) -> None:
-    """Check a bundle's checksums, contents and signature; exit 1 if anything is wrong.
+    """Check a bundle's checksums, contents, behaviour and signature; exit 1 if anything is wrong.
 
     The signature is checked if there is one, or if --public-key is given. Checksums show that a
     bundle is intact, only a signature who made it."""
@@ -89,6 +102,7 @@ def verify(
 
     try:
         bundle = load_model(path)
+        bundle.check_behaviour()
         signed = public_key is not None or (path / SIGNATURE).exists()
         facts = verify_signature(bundle, trusted_key(home() / "keys", public_key)) if signed else None
     except DialectidError as error:

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,7 @@ from safetensors.numpy import load, save_file
 
 from dialectid.errors import DialectidError
 from dialectid.features import FeatureConfig
-from dialectid.models import model_class
+from dialectid.models import behaviour, model_class
 from dialectid.models.base import LidModel, Shape
 from dialectid.models.calibration import Calibrator
 from dialectid.models.contract import BundleDescription, BundleMetrics, DecisionRules, InputContract
@@ -72,6 +72,7 @@ class Bundle:
     description: dict[str, Any]
     metrics: dict[str, Any]
     sha256: str  # of checksums.sha256, so of the whole bundle
+    behaves: bool = field(default=False, repr=False)  # its behaviour matched its fingerprint (or it has none)
 
     @property
     def labels(self) -> list[str]:
@@ -99,13 +100,28 @@ class Bundle:
 
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         """Uncalibrated scores and novelty, computing shared work (the encoder) once."""
+        self.check_behaviour()
         if hasattr(self.model, "scores_and_novelty"):
             return self.model.scores_and_novelty(inputs)
         return self.model.scores(inputs), self.model.novelty(inputs)
 
     def log_posteriors(self, inputs: Sequence[np.ndarray], durations: np.ndarray | None = None) -> np.ndarray:
         """Calibrated log-posteriors (N, labels) for model inputs (features or audio)."""
+        self.check_behaviour()
         return self.calibrator.transform(self.model.scores(inputs), durations)
+
+
+    def check_behaviour(self) -> None:
+        """Refuse (`BundleError`) a bundle that no longer answers its probe signals as it did at
+        export (models/behaviour.py); once per bundle, before its first scoring. A bundle exported
+        before fingerprints, or not yet saved, has none to check."""
+        stored = self.description.get("behaviour")
+        if self.behaves or stored is None:
+            return
+        if problem := behaviour.mismatch(self, stored):
+            raise BundleError(f"{self.path}: {problem}; bundle.json was changed after export (labels, input or "
+                              "calibration), do not use it (get an intact copy, or retrain it)")  # fmt: skip
+        self.behaves = True
 
 
 def assemble(name: str, model: LidModel, calibrator: Calibrator, taxonomy: Taxonomy, rules: DecisionRules,
@@ -146,7 +162,8 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str,
     arrays |= {f"calibration.{k}": np.ascontiguousarray(v) for k, v in calibrator.state().items()}
     save_file(arrays, staging / WEIGHTS)
     description = {**bundle.description, "encoder": model.encoder(), "calibration": calibrator.to_json(),
-                   "model": {"name": model.name, "args": model.pack(staging), "input": model.input}}  # fmt: skip
+                   "model": {"name": model.name, "args": model.pack(staging), "input": model.input},
+                   "behaviour": behaviour.fingerprint(bundle)}  # fmt: skip
     (staging / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
     (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     (staging / CARD).write_text(card)
@@ -340,6 +357,27 @@ def _message(err: Exception) -> str:
 def _damaged(path: Path, problem: str) -> BundleError:
     return BundleError(f"{path}: {problem}; the bundle is malformed or was altered, do not use it "
                        "(get an intact copy, or retrain it)")  # fmt: skip
+
+
+def add_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Give a bundle exported before fingerprints its behavioural fingerprint: bundle.json gains a
+    `behaviour` section and checksums.sha256 its new hash; nothing else changes (so a signature,
+    which covers the checksums, must be made again). A bundle that has one is refused: recomputing
+    it would hide the very change it is there to show."""
+    bundle = load_model(path)
+    if bundle.description.get("behaviour") is not None:
+        raise BundleError(f"{bundle.path}: already has a behavioural fingerprint; dialectid model verify checks it")
+    stored = behaviour.fingerprint(bundle)
+    text = json.dumps({**bundle.description, "behaviour": stored}, indent=2) + "\n"
+    listing = _parse_listing(bundle.path, _read_listing(bundle.path))
+    listing[DESCRIPTION] = hashlib.sha256(text.encode()).hexdigest()
+    atomic_write(bundle.path / DESCRIPTION, lambda stream: stream.write(text), binary=False)
+    atomic_write(bundle.path / CHECKSUMS, lambda stream: stream.write("".join(f"{d}  {n}\n" for n, d in listing.items())),
+                 binary=False)  # fmt: skip
+    for name in (DESCRIPTION, CHECKSUMS):
+        (bundle.path / name).chmod(0o644)
+    (bundle.path / SIGNATURE).unlink(missing_ok=True)  # it was over the old checksums
+    return stored
 
 
 # ---- signatures: who made a bundle -------------------------------------------------------------------

@@ -42,6 +42,8 @@ class InputContract(StrictModel):
             raise ValueError("a features contract needs a feature config, an audio contract none")
         if self.features is not None and self.features.sample_rate != self.sample_rate:
             raise ValueError("the feature config's sample rate must be the contract's")
+        if self.kind == "audio" and self.sample_rate != AUDIO_RATE:  # Whisper hears 8 kHz as twice too fast
+            raise ValueError(f"a model that reads audio takes {AUDIO_RATE} Hz, not {self.sample_rate}")
         return self
 
     @classmethod
@@ -127,6 +129,13 @@ class TrainingData(StrictModel):
     augmentation_copies: int = Field(ge=0)
 
 
+class BehaviourSection(StrictModel):
+    """The posteriors the bundle gave on the probe signals at export (models/behaviour.py)."""
+
+    probes_version: int
+    posteriors: dict[str, dict[str, float]]
+
+
 class BundleDescription(StrictModel):
     """bundle.json: every section typed, unknown keys refused, labels the taxonomy's leaves."""
 
@@ -144,6 +153,7 @@ class BundleDescription(StrictModel):
     encoder: EncoderSection | None
     open_set: OpenSetSection | None
     training_data: TrainingData
+    behaviour: BehaviourSection | None = None  # None: exported before fingerprints, its behaviour unchecked
 
     @model_validator(mode="after")
     def _consistent(self) -> BundleDescription:

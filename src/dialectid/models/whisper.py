@@ -291,7 +291,21 @@ class WhisperModelBase(LidModel):
                 inside(folder, self.args.encoder_path)
             except ValueError as err:
                 raise ValueError(f"model.args.encoder_path: {err}") from None
+        pinned, actual = self.args.encoder_sha256, _carried_encoder_sha256(folder, self.args.encoder_path)
+        if pinned != actual:  # caught now, not file by file when the encoder first runs
+            which = f"the encoder in {self.args.encoder_path}" if self.args.encoder_path else "the Whisper base encoder"
+            raise ValueError(f"model.args.encoder_sha256 {pinned[:12]} is not {which} ({(actual or 'none')[:12]})")
         self.root = folder
+
+
+def _carried_encoder_sha256(folder: Path, encoder_path: str | None) -> str | None:
+    """The sha256 of the encoder a bundle runs on: Whisper base's, or the model.bin it carries as
+    its checksums.sha256 lists it (already checked against the file, so not hashed again)."""
+    if not encoder_path:
+        return WHISPER_BASE_SHA256
+    wanted = f"  {Path(encoder_path, 'model.bin').as_posix()}"
+    listing = (folder / "checksums.sha256").read_text(errors="replace").splitlines()
+    return next((line[:64] for line in listing if line.endswith(wanted)), None)
 
 
 class WhisperBackend(WhisperModelBase):

@@ -86,6 +86,9 @@ class Scorer:
         self.ingest = bundle.contract.ingest(self.config.audio.ingest)
         self.quality = with_min_speech(self.config.audio.quality, self.rules.min_speech_s)
         self.dialect: DialectHead | None = compose(bundle, dialect) if dialect is not None else None
+        for model in (bundle, dialect):  # before any file: a bundle that answers wrongly scores none
+            if model is not None:
+                model.check_behaviour()
 
     def analyse(self, path: str | os.PathLike[str]) -> Analysis:
         """Raises an `AudioError` for files that cannot be used at all."""
