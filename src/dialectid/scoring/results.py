@@ -6,7 +6,16 @@
 - Rows are appended and forced to disk one by one, so a run killed with SIGKILL leaves at most
   one partial last row; reopening cuts it off and keeps only the newest row per path, and a
   finished run does the same. Both rewrites go to a temporary file renamed over the old one.
-- One run at a time: an exclusive lock on `<results>.lock` makes a second run refuse at once.
+- A row that replaces an older one is appended, then the older one is overwritten in place by a
+  row of the same length whose status is `superseded` (JSONL: `{"path": ..., "status":
+  "superseded"}` and spaces; CSV: the path, that status and blank fields): a reader of a killed
+  run's file meets one current row per path. Only a kill between those two writes leaves two; the
+  later one is current, and the next run marks the older.
+- A full disk: a half-written row is taken back and the run stops with one line; a compaction that
+  cannot be written is given up (its copy deleted), and the file, whole, is compacted by a later run.
+- One run at a time: an exclusive lock on `<results>.lock` beside the file its name leads to, and one
+  on the file itself (so on its device and inode: a hard link or symlink to it is the same file),
+  makes a second run refuse at once.
 - Paths that are not valid UTF-8 round-trip: JSONL writes each undecodable byte 0xNN as the
   JSON escape \\udcNN (Python's surrogateescape; `os.fsencode(json.loads(line)["path"])` gives
   the bytes back); CSV writes the path's raw bytes.
@@ -34,6 +43,7 @@ CSV_FIXED = ("path", "registration_number", "status", "top_label", "top_probabil
              "sha256", "bundle_sha256", "flags", "error")  # fmt: skip
 CSV_LAST = ("error_type",)  # after the p:<label> columns: columns added later go last, the old keep their places
 _ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # bytes of undecodable paths survive
+SUPERSEDED = "superseded"  # the status of a row a later row of the same path replaced (until compaction)
 
 
 class ResultsError(DialectidError):
@@ -89,7 +99,12 @@ class ResultsFile:
         with _writing(path):
             exists = _existing_regular_file(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _lock(path)
+            self._locks = [_lock(path)]
+            try:
+                self._locks.append(_lock_identity(path))
+            except BaseException:
+                os.close(self._locks[0])
+                raise
             if exists:
                 self._recover()
             else:
@@ -102,12 +117,16 @@ class ResultsFile:
         return stored.sha256 if ok else None
 
     def write(self, row: dict[str, Any]) -> None:
+        """Append `row`; an older row of its path is then marked superseded where it stands."""
         text = self._csv_line(self._flatten(row)) if self.csv else json_line(row)
+        older = self.rows.get(row["path"])
         with _writing(self.path):
             start, end = self._append(text)
-        audio, model = row.get("audio", {}), row.get("model", {})
-        self._remember({"path": row["path"], "status": row["status"], "sha256": audio.get("sha256", ""),
-                        "bundle_sha256": model.get("bundle_sha256", "")}, start, end)  # fmt: skip
+            audio, model = row.get("audio", {}), row.get("model", {})
+            self._remember({"path": row["path"], "status": row["status"], "sha256": audio.get("sha256", ""),
+                            "bundle_sha256": model.get("bundle_sha256", "")}, start, end)  # fmt: skip
+            if older is not None:
+                self._supersede(row["path"], older)
 
     def close(self) -> None:
         """Keep the newest row per path (rewriting the file if a path has older rows), then unlock."""
@@ -115,7 +134,8 @@ class ResultsFile:
             with _writing(self.path):
                 self._compact()
         finally:
-            os.close(self._lock)
+            for descriptor in self._locks:
+                os.close(descriptor)
 
     def __enter__(self) -> ResultsFile:
         return self
@@ -126,18 +146,43 @@ class ResultsFile:
     def _recover(self) -> None:
         """Read every whole row, cut a partial last one, keep the newest row per path."""
         data = self.path.read_bytes()
-        complete = 0
+        complete, older = 0, []
         for fields, start, end in self._csv_records(data) if self.csv else self._json_records(data):
             if self.csv and start == 0:
                 if fields != self.columns:
                     raise ResultsError(f"{self.path}: written for other labels or by another version; use a new file")
-            else:
+            elif fields.get("status") != SUPERSEDED:
+                if (known := self.rows.get(fields.get("path", ""))) is not None:
+                    older.append((fields.get("path", ""), known))
                 self._remember(fields, start, end)
             complete = end
         if complete < len(data):
             with self.path.open("r+b") as stream:
                 stream.truncate(complete)
+        for path, stored in older:  # a run killed between writing a row and marking the one it replaced
+            self._supersede(path, stored)
         self._compact()
+
+    def _supersede(self, path: str, stored: Stored) -> None:
+        """Overwrite the row at `stored` with a row of the same length that says `superseded`, so
+        a reader of the file (of a killed run, or one compaction could not shrink) never meets two
+        current rows of one path."""
+        size = stored.end - stored.start
+        if self.csv:
+            base = len(self._csv_line({"path": path, "status": SUPERSEDED}).encode(**_ENCODING))
+            text = self._csv_line({"path": path, "status": SUPERSEDED, CSV_LAST[-1]: " " * (size - base)})
+        else:
+            line = json_line({"path": path, "status": SUPERSEDED}).rstrip("\n")
+            text = line + " " * (size - 1 - len(line.encode(**_ENCODING))) + "\n"
+        data = text.encode(**_ENCODING)
+        if len(data) != size:
+            return  # cannot happen: a row holds more than its path and status; never overwrite its neighbour
+        descriptor = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(descriptor, data, stored.start)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
     def _json_records(self, data: bytes) -> Iterator[tuple[dict[str, Any], int, int]]:
         start = 0
@@ -178,12 +223,27 @@ class ResultsFile:
                                                 row.get("bundle_sha256", ""))  # fmt: skip
 
     def _compact(self) -> None:
-        """Rewrite the file with only the newest row per path, if it holds any other rows."""
+        """Rewrite the file with only the newest row per path, if it holds any other rows. Where that
+        cannot be done (a full disk), the copy is removed and the file stays as it is: whole, its
+        older rows marked superseded, compacted by a later run."""
         size = self.path.stat().st_size
         header = self._header_size()
         if header + sum(r.end - r.start for r in self.rows.values()) == size:
             return
         temporary = self.path.with_name(f".{self.path.name}.compacting")
+        try:
+            rows = self._copy_newest(temporary, header)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            return
+        os.replace(temporary, self.path)
+        _fsync_folder(self.path.parent)
+        self.rows = rows
+        old, self._locks[1] = self._locks[1], _lock_identity(self.path)  # the file is a new inode now
+        os.close(old)
+
+    def _copy_newest(self, temporary: Path, header: int) -> dict[str, Stored]:
+        """The header and the newest row of each path into `temporary`, forced to disk."""
         with self.path.open("rb") as source, temporary.open("wb") as target:
             target.write(source.read(header))
             rows = {}
@@ -194,21 +254,28 @@ class ResultsFile:
                 rows[path] = Stored(start, target.tell(), stored.status, stored.sha256, stored.bundle_sha256)
             target.flush()
             os.fsync(target.fileno())
-        os.replace(temporary, self.path)
-        _fsync_folder(self.path.parent)
-        self.rows = rows
+        return rows
 
     def _header_size(self) -> int:
         return len(self._csv_line(dict(zip(self.columns, self.columns, strict=True))).encode()) if self.csv else 0
 
     def _append(self, text: str) -> tuple[int, int]:
-        """Append `text` and force it to disk; its start and end offsets."""
-        with self.path.open("ab") as stream:
-            start = stream.tell()
-            stream.write(text.encode(**_ENCODING))
-            stream.flush()
-            os.fsync(stream.fileno())
-            return start, stream.tell()
+        """Append `text` and force it to disk; its start and end offsets. A write that fails (a full
+        disk) is taken back, so the file never ends in half a row."""
+        data = memoryview(text.encode(**_ENCODING))
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            start = os.lseek(descriptor, 0, os.SEEK_END)
+            try:
+                while data:
+                    data = data[os.write(descriptor, data) :]
+                os.fsync(descriptor)
+            except OSError:
+                os.ftruncate(descriptor, start)
+                raise
+            return start, os.lseek(descriptor, 0, os.SEEK_END)
+        finally:
+            os.close(descriptor)
 
     def _csv_line(self, values: dict[str, Any]) -> str:
         return _csv_text([values.get(c, "") for c in self.columns])
@@ -258,8 +325,19 @@ def _writing(path: Path) -> Iterator[None]:
 
 
 def _lock(path: Path) -> int:
-    """Hold an exclusive lock on `<path>.lock` for the life of the run; refuse if another run holds it."""
-    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold an exclusive lock on `<path>.lock` for the life of the run; refuse if another run holds it.
+    The lock file sits beside the file a symlink leads to, so every name of it shares one."""
+    real = path.resolve()
+    return _hold(path, os.open(real.with_name(real.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644))
+
+
+def _lock_identity(path: Path) -> int:
+    """Hold an exclusive lock on the results file itself (created empty if new): flock locks the
+    inode, so a second run refuses whichever name it came by (a hard link, a symlink)."""
+    return _hold(path, os.open(path, os.O_RDONLY | os.O_CREAT, 0o666))
+
+
+def _hold(path: Path, descriptor: int) -> int:
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
