@@ -230,6 +230,7 @@ def test_case_cli(tmp_path, recordings, whisper_bundle, monkeypatch):
     assert "1 analysed, 1 reports attached" in analysed.stdout
     shown = json.loads(runner.invoke(app, ["case", "show", reference, "--json"]).stdout)
     assert shown["pseudonym"] == pseudonym and "Amira" not in json.dumps(shown)
+    assert "  Recording 1 (sha256 " in runner.invoke(app, ["case", "show", reference]).stdout  # #25: as on the web
     assert json.loads(runner.invoke(app, ["case", "list", "--json"]).stdout)[0]["reference"] == reference
     report = tmp_path / "report.pdf"
     assert runner.invoke(app, ["case", "export-report", reference, "-o", str(report)]).exit_code == 0

@@ -155,9 +155,9 @@ def show(
         print_json(summary)
         return
     out.print(f"case {summary['reference']} ({summary['status']}), subject {summary['pseudonym']}", markup=False)
-    for recording in summary["recordings"]:
-        out.print(f"  recording {recording['sha256'][:16]}  {recording['duration_s']} s  {recording['codec']}  "
-                  f"by {recording['recorded_by']}", markup=False)  # fmt: skip
+    for number, recording in enumerate(summary["recordings"], start=1):  # numbered as the web view names them
+        out.print(f"  Recording {number} (sha256 {recording['sha256'][:16]})  {recording['duration_s']} s  "
+                  f"{recording['codec']}  by {recording['recorded_by']}", markup=False)  # fmt: skip
         for a in recording["analyses"]:
             if not a["integrity"]["valid"]:  # changed since it was stored: its figures are not shown
                 out.print(f"    {a['registration_number']}  {a['integrity']['message']}", markup=False)
