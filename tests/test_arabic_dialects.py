@@ -115,7 +115,7 @@ def test_dialect_arabic_config():
         assert needed in notes, needed
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason=f"needs ../shared/corpora/arabic_dialects_research: {REAL} is absent")
+@pytest.mark.needs_shared("arabic_dialects_research")
 def test_the_real_folder_imports_whole():
     utts = import_corpus("arabic_dialects", REAL)
     assert Counter(u.extra["subset"] for u in utts) == {"adi5-badrex": 98, "adi-qcri-maher": 50, "madis5-ziad": 12}
