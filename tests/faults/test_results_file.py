@@ -109,8 +109,8 @@ def test_a_full_disk_during_compaction_leaves_the_file_usable(tmp_path, monkeypa
         with ResultsFile(path, LABELS) as again:
             assert again.scored_sha256("a.wav", "b" * 64) == "a" * 64
         monkeypatch.undo()
-    assert current_rows(path) == ["b.wav", "a.wav"]
-    assert len(path.read_text().splitlines()) == 2 + (suffix == ".csv")  # compacted once there was room
+    assert current_rows(path) == ["a.wav", "b.wav"]  # compacted once there was room, each path in its first place
+    assert len(path.read_text().splitlines()) == 2 + (suffix == ".csv")
 
 
 # ---- item 14: a replaced row while the run is still going (or killed) ---------------------------------
@@ -127,7 +127,7 @@ def test_a_replaced_row_is_marked_superseded_before_the_run_ends(tmp_path, suffi
     os.close(results._locks[0]), os.close(results._locks[1])  # killed: never closed
     with ResultsFile(path, LABELS) as again:
         assert again.scored_sha256("a.wav", "b" * 64) == "a" * 64
-    assert current_rows(path) == ["b.wav", "a.wav"]
+    assert current_rows(path) == ["a.wav", "b.wav"]  # compacted: the order of the paths as first written
 
 
 def test_a_run_killed_between_the_two_writes_is_marked_by_the_next(tmp_path):

@@ -151,11 +151,14 @@ class ResultsFile:
             if self.csv and start == 0:
                 if fields != self.columns:
                     raise ResultsError(f"{self.path}: written for other labels or by another version; use a new file")
-            elif fields.get("status") != SUPERSEDED:
+            elif fields.get("status") == SUPERSEDED:  # its place is the path's place, as if unmarked
+                self.rows.setdefault(fields.get("path", ""), None)  # type: ignore[arg-type]
+            else:
                 if (known := self.rows.get(fields.get("path", ""))) is not None:
                     older.append((fields.get("path", ""), known))
                 self._remember(fields, start, end)
             complete = end
+        self.rows = {path: stored for path, stored in self.rows.items() if stored is not None}
         if complete < len(data):
             with self.path.open("r+b") as stream:
                 stream.truncate(complete)
