@@ -74,3 +74,177 @@ def test_csv_has_error_type_last(stats_bundle, voices, tmp_path):
     by_path = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
     assert by_path[str(broken)]["error_type"] == "UnknownFormatError"
     assert by_path[str(voices[0])]["error_type"] == ""
+
+
+# ---- item 3: resume signposting ----------------------------------------------------------------
+def copies(sources, folder: Path, count: int) -> list[Path]:
+    """`count` distinct files (distinct sha256) made from `sources`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for i in range(count):
+        source = sources[i % len(sources)]
+        made.append(folder / f"{i:03d}-{source.name}")
+        made[-1].write_bytes(source.read_bytes() + bytes(i // len(sources)))
+    return made
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_says_how_many_rows_are_saved_and_how_to_go_on(number, stats_bundle, voices, tmp_path):
+    files = copies(voices, tmp_path / "in", 40)
+    out, summary = tmp_path / "results.jsonl", tmp_path / "summary.json"
+    command = [sys.executable, "-m", "dialectid", "score", *map(str, files), "--model", str(stats_bundle), "-o",
+               str(out), "--summary-json", str(summary)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+        time.sleep(0.02)
+    process.send_signal(number)
+    _, stderr = process.communicate(timeout=60)
+    stderr = stderr.decode()
+    saved = out.read_text().count("\n")
+    assert 3 <= saved < len(files), "the run was not interrupted in the middle"
+    assert process.returncode == 128 + number, stderr
+    assert f"{saved} of {len(files)} rows saved in {out}; run the same command to go on" in stderr, stderr
+    assert "Traceback" not in stderr
+    counts = json.loads(summary.read_text())
+    assert counts["interrupted"] is True and counts["scored"] == saved and counts["not_reached"] == len(files) - saved
+
+    again = dialectid(*command[3:], timeout=300)  # the same command goes on where it stopped
+    assert again.returncode == 0, again.stderr
+    counts = json.loads(summary.read_text())
+    assert (counts["skipped"], counts["scored"], counts["failed"]) == (saved, len(files) - saved, 0)
+    assert counts["interrupted"] is False and counts["not_reached"] == 0
+    assert sorted(json.loads(line)["path"] for line in out.read_text().splitlines()) == sorted(map(str, files))
+
+
+def test_summary_separates_scored_skipped_and_failed(stats_bundle, voices, tmp_path):
+    out, summary = tmp_path / "results.jsonl", tmp_path / "summary.json"
+    broken = random_bytes(tmp_path / "broken.wav")
+    args = ("score", *voices[:2], broken, "--model", stats_bundle, "-o", out, "--summary-json", summary)
+    assert invoke(*args).exit_code == 1
+    counts = json.loads(summary.read_text())
+    assert (counts["total"], counts["scored"], counts["skipped"], counts["failed"]) == (3, 2, 0, 1)
+    assert counts["failures"][0]["path"] == str(broken) and counts["failures"][0]["error_type"] == "UnknownFormatError"
+    result = invoke(*args)
+    counts = json.loads(summary.read_text())
+    assert (counts["scored"], counts["skipped"], counts["failed"]) == (0, 2, 1)  # an error row is tried again
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in result.stderr.splitlines()
+             if line.count("│") == 3}  # fmt: skip
+    assert lines["files scored"] == "0" and lines["already in the results (skipped)"] == "2"
+    assert lines["failed (error rows)"] == "1"
+
+
+def test_the_progress_counts_skipped_files(stats_bundle, voices, tmp_path):
+    """The bar advanced only for scored files, so a resumed run's bar never reached its end."""
+    from dialectid.scoring import ScoringConfig
+    from dialectid.scoring.batch import expand, run_batch
+    from dialectid.scoring.results import ResultsFile
+    from dialectid.models.bundle import load_model
+
+    bundle = load_model(stats_bundle)
+    items = expand(voices, False)
+    out = tmp_path / "results.jsonl"
+    with ResultsFile(out, bundle.labels) as results:
+        run_batch(items[:2], str(stats_bundle), ScoringConfig(), results, bundle.sha256)
+    events = []
+    with ResultsFile(out, bundle.labels) as results:
+        run_batch(items, str(stats_bundle), ScoringConfig(), results, bundle.sha256,
+                  on_row=lambda row: events.append(("row", row["path"])),
+                  on_skip=lambda path: events.append(("skip", path)))  # fmt: skip
+    assert events == [("skip", str(voices[0])), ("skip", str(voices[1])), *(("row", str(v)) for v in voices[2:])]
+
+
+# ---- item 2: pipes -----------------------------------------------------------------------------
+def test_paths_from_stdin_and_jsonl_to_stdout(stats_bundle, voices, tmp_path):
+    broken = random_bytes(tmp_path / "broken.wav")
+    listed = "".join(f"{p}\n" for p in [voices[1], broken, voices[0]]) + "\n"
+    result = dialectid("score", "-", "--model", stats_bundle, "-o", "-", input=listed.encode())
+    assert result.returncode == 1, result.stderr  # one file failed
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]  # nothing but JSON lines
+    assert [r["path"] for r in rows] == [str(voices[1]), str(broken), str(voices[0])]
+    assert [r["status"] == "error" for r in rows] == [False, True, False]
+    assert "files scored" in result.stderr.decode() and "error:" in result.stderr.decode()
+
+
+def test_one_file_to_stdout_is_one_json_line(stats_bundle, voices):
+    result = dialectid("score", voices[0], "--model", stats_bundle, "-o", "-")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.decode().splitlines()
+    assert json.loads(line)["path"] == str(voices[0]) and json.loads(line)["probabilities"]
+
+
+# ---- item 1: two-channel recordings ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_voices(tmp_path_factory):
+    """English on the left channel, Turkish (another espeak-ng voice) on the right, both at once;
+    the left channel alone as a mono file; and English on both channels (one voice, two microphones)."""
+    import numpy as np
+    import soundfile as sf
+
+    from audiofactory import espeak
+
+    folder = tmp_path_factory.mktemp("channels")
+    english, rate = sf.read(espeak("The weather is fine today, so we walk to the market to buy bread, fish and "
+                                   "apples, and then we go home again.", folder / "en.wav", "en"), dtype="float32")
+    turkish, _ = sf.read(espeak("Bugün hava çok güzel, pazara gidip ekmek, balık ve elma alacağız, sonra eve "
+                                "döneceğiz.", folder / "tr.wav", "tr"), dtype="float32")  # fmt: skip
+    n = max(len(english), len(turkish))
+    english, turkish = np.pad(english, (0, n - len(english))), np.pad(turkish, (0, n - len(turkish)))
+    noise = np.random.default_rng(0).normal(0, 0.003, (n, 2)).astype(np.float32)
+    files = {"call": np.stack([english, turkish], axis=1), "left": english,
+             "same": np.stack([english, 0.6 * np.roll(english, 16)], axis=1) + noise}  # fmt: skip
+    for name, signal in files.items():
+        sf.write(folder / f"{name}.wav", signal, rate, subtype="PCM_16")
+    return {name: folder / f"{name}.wav" for name in files}
+
+
+def _rows(stats_bundle, tmp_path, *args):
+    out = tmp_path / f"rows{len(list(tmp_path.glob('rows*')))}.jsonl"
+    result = invoke("score", *args, "--model", stats_bundle, "-o", out)
+    assert "Traceback" not in result.output
+    return result, [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def test_channel_agreement_separates_two_voices_from_one(two_voices):
+    from dialectid.audio import load_recording
+
+    agreement = {name: load_recording(two_voices[name]).stats.channel_agreement for name in two_voices}
+    assert agreement["left"] is None  # one channel: nothing to compare
+    assert agreement["same"] > 0.9 and agreement["call"] < 0.3, agreement
+
+
+def test_two_languages_on_two_channels_are_not_a_confident_answer(stats_bundle, two_voices, tmp_path):
+    """Mixed by default, English on one channel and Turkish on the other gave "ok" with no warning."""
+    _, (call, same) = _rows(stats_bundle, tmp_path, two_voices["call"], two_voices["same"])
+    assert "channels_differ" in call["quality"]["flags"], call["quality"]
+    assert call["status"] in ("low_confidence", "out_of_set"), call["status"]  # never "ok"
+    assert any("--channel" in reason for reason in call["quality"]["reasons"])
+    assert "channels_differ" not in same["quality"]["flags"]  # one voice on two microphones is not flagged
+
+
+def test_channel_option_scores_one_channel(stats_bundle, two_voices, tmp_path):
+    _, (left,) = _rows(stats_bundle, tmp_path, two_voices["call"], "--channel", "left")
+    _, (zero,) = _rows(stats_bundle, tmp_path, two_voices["call"], "--channel", "0")
+    _, (mono,) = _rows(stats_bundle, tmp_path, two_voices["left"])
+    assert "channels_differ" not in left["quality"]["flags"]
+    assert left["probabilities"] == zero["probabilities"] == mono["probabilities"]  # exactly the left channel
+    _, (right,) = _rows(stats_bundle, tmp_path, two_voices["call"], "--channel", "right")
+    assert right["probabilities"] != left["probabilities"]
+
+
+def test_a_channel_the_recording_lacks_is_an_error_row(stats_bundle, two_voices, tmp_path):
+    result, (row, other) = _rows(stats_bundle, tmp_path, two_voices["left"], two_voices["call"], "--channel", "right")
+    assert result.exit_code == 1
+    assert row["status"] == "error" and row["error_type"] == "ChannelError" and "no channel right" in row["error"]
+    assert other["status"] != "error"  # the run goes on
+    result = invoke("score", two_voices["call"], "--channel", "middle", "--model", stats_bundle)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "--channel must be" in result.stderr
+
+
+def test_channels_differ_turns_what_would_be_ok_into_low_confidence(stats_bundle, two_voices, tmp_path):
+    """With the open-set and confidence rules set so that any answer is "ok", only the channel check
+    can make the mixed call low_confidence; one channel alone stays ok."""
+    lenient = ("--set", "decision.open_set_margin=100", "--set", "decision.low_confidence=0.001")
+    _, (mixed,) = _rows(stats_bundle, tmp_path, two_voices["call"], *lenient)
+    _, (left,) = _rows(stats_bundle, tmp_path, two_voices["call"], "--channel", "left", *lenient)
+    assert (mixed["status"], left["status"]) == ("low_confidence", "ok"), (mixed["status"], left["status"])

@@ -6,7 +6,7 @@ Defaults suit a two-minute telephone interview; every threshold can be changed i
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -17,9 +17,10 @@ class IngestConfig(StrictModel):
     """How a file becomes a mono signal at the model's rate."""
 
     sample_rate: Literal[8000, 16000] = Field(16000, description="target rate: 16 kHz, or 8 kHz for narrowband models")
-    channel_policy: Literal["mean", "loudest"] = Field(
+    channel_policy: Literal["mean", "loudest", "left", "right"] | Annotated[int, Field(ge=0, le=63)] = Field(
         "mean",
-        description="mean of all channels, or only the loudest (the applicant, not the interviewer)",
+        description="mean of all channels, only the loudest (the applicant, not the interviewer), left (0), right "
+        "(1), or a channel's number from 0",
     )
     max_duration_s: float = Field(4 * 3600.0, gt=0, le=24 * 3600, description="longer recordings are refused")
     # a floor, since every block costs a decoder call: 1e-9 s made a 4 s file take 38 s
@@ -76,6 +77,13 @@ class QualityConfig(StrictModel):
     bandwidth_hz: Threshold = Threshold(warn=3000.0, reject=1500.0)
     longest_silence_s: Threshold = Threshold(warn=30.0, reject=None)
     level_dbfs: Threshold = Threshold(warn=-40.0, reject=-60.0)
+    # 0.5: the frame envelopes of one voice on two channels (two microphones, or a copy with its own
+    # noise) correlate above 0.9; two people talking at once stay near 0, taking turns below 0
+    channel_agreement_min: float = Field(
+        0.5, ge=-1, le=1,
+        description="where channels are mixed, a correlation of their loudness over time below this flags "
+        "channels_differ: two voices (or languages) would blur into one result",
+    )  # fmt: skip
     telephone_band_hz: float = Field(
         4200.0,
         gt=0,

@@ -58,3 +58,7 @@ class SilentAudioError(AudioError):
 
 class TooLongError(AudioError):
     """The recording is longer than the configured maximum."""
+
+
+class ChannelError(AudioError):
+    """The channel asked for (`--channel`, `ingest.channel_policy`) is not in the recording."""

@@ -80,6 +80,7 @@ FLAG_TEXT = {
     "speech_s": "little speech", "snr_db": "noisy", "clipping_ratio": "clipped", "dc_offset": "DC offset",
     "bandwidth_hz": "muffled (narrow band)", "longest_silence_s": "long silence", "level_dbfs": "very quiet",
     "telephone_band": "telephone line", "truncated": "file cut short", "decode_errors": "damaged data skipped",
+    "channels_differ": "channels differ",
 }  # fmt: skip
 
 
@@ -158,11 +159,26 @@ def assess_quality(recording: Recording, speech: Speech, config: QualityConfig |
     }
     checks = tuple(judge(name, value, config) for name, value in values.items())
     checks += tuple(Check(i.flag, i.value, i.unit, "warn", i.message) for i in recording.issues)
+    checks += _channels_differ(recording, config)
     status = max((c.status for c in checks), key=_ORDER.__getitem__)
     flags = [c.name for c in checks if c.status != "ok"]
     if recording.stats.bandwidth_hz <= config.telephone_band_hz:
         flags.append("telephone_band")
     return Quality(checks, status, tuple(flags))
+
+
+def _channels_differ(recording: Recording, config: QualityConfig) -> tuple[Check, ...]:
+    """A `warn` check `channels_differ` where mixed channels carry different sound (two sides of a
+    call, an interpreter): their mix would be scored as one voice. The scorer makes such a result
+    low_confidence; the operator scores each channel with --channel."""
+    agreement = recording.stats.channel_agreement
+    if recording.channel is not None or agreement is None or agreement >= config.channel_agreement_min:
+        return ()
+    channels = recording.facts.channels
+    message = (f"the {channels} channels carry different sound (agreement {agreement:.2f}); mixed, two voices or "
+               "languages blur into one result: score each channel alone with --channel left, --channel right "
+               f"(or 0 to {channels - 1})")  # fmt: skip
+    return (Check("channels_differ", round(agreement, 4), "", "warn", message),)
 
 
 def speech_levels(recording: Recording, speech: Speech) -> tuple[float | None, float]:

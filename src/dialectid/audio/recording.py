@@ -27,6 +27,7 @@ import soxr
 from dialectid.audio.config import IngestConfig
 from dialectid.audio.decode import Decoder, StreamInfo, open_decoder
 from dialectid.audio.errors import (
+    ChannelError,
     CorruptAudioError,
     InvalidSamplesError,
     SilentAudioError,
@@ -101,7 +102,10 @@ class Recording:
     @property
     def channel(self) -> int | None:
         """The source channel used, or None where all channels are averaged."""
-        return self.stats.loudest_channel if self.config.channel_policy == "loudest" else None
+        policy = self.config.channel_policy
+        if policy == "mean":
+            return None
+        return self.stats.loudest_channel if policy == "loudest" else _channel_number(policy)
 
     def blocks(self) -> Iterator[np.ndarray]:
         """The mono float32 signal at `sample_rate`, in blocks of about `config.block_s` seconds."""
@@ -176,6 +180,7 @@ def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = N
         )
     decoder = open_decoder(source, container)
     info = decoder.info
+    _check_channel(path, config, info.channels)
     if info.frames is not None and info.frames / info.sample_rate > config.max_duration_s:
         raise _too_long(path, info.frames / info.sample_rate, config)
     decoder, stats, damage = _measure_with_fallback(path, decoder, config)
@@ -247,6 +252,27 @@ def _measure(
             "check the microphone or telephone line and record again",
         )
     return stats
+
+
+CHANNEL_NAMES = {"left": 0, "right": 1}
+
+
+def _channel_number(policy: str | int) -> int:
+    return CHANNEL_NAMES[policy] if isinstance(policy, str) else policy
+
+
+def _check_channel(path, config: IngestConfig, channels: int) -> None:
+    """A channel chosen by name or number must exist in this recording."""
+    if config.channel_policy in ("mean", "loudest"):
+        return
+    number = _channel_number(config.channel_policy)
+    if number >= channels:
+        chosen = config.channel_policy if isinstance(config.channel_policy, str) else f"number {number}"
+        raise ChannelError(
+            path,
+            f"the recording has {channels} channel{'s' if channels > 1 else ''}, so no channel {chosen}",
+            f"choose --channel mix or a channel from 0 to {channels - 1}",
+        )
 
 
 def _finite(path: str, signal: np.ndarray, stage: str) -> np.ndarray:

@@ -26,6 +26,9 @@ class SignalStats:
     dc_offset: float  # the largest absolute channel mean, in full-scale units
     channel_rms: tuple[float, ...]
     bandwidth_hz: float
+    # the lowest correlation of two channels' loudness over time (None: one channel, or no two that
+    # both carry sound): near 1 where they hold the same sound, near 0 or below where they differ
+    channel_agreement: float | None = None
 
     @property
     def loudest_channel(self) -> int:
@@ -45,6 +48,7 @@ class StatsAccumulator:
         self.spectrum = np.zeros(_FFT_SIZE // 2 + 1)
         self.spectrum_frames = 0
         self.remainder = np.zeros(0)
+        self.envelope = _EnvelopeCorrelation(sample_rate, channels)
 
     def update(self, block: np.ndarray) -> None:
         magnitude = np.abs(block)
@@ -54,6 +58,7 @@ class StatsAccumulator:
         self.sums += block.sum(axis=0, dtype=np.float64)
         self.squares += np.einsum("ij,ij->j", block, block, dtype=np.float64)
         self._update_spectrum(block.mean(axis=1, dtype=np.float64))  # float32 sums can overflow
+        self.envelope.update(block)
 
     def _update_spectrum(self, mono: np.ndarray) -> None:
         mono = np.concatenate([self.remainder, mono])
@@ -74,7 +79,55 @@ class StatsAccumulator:
             dc_offset=float(np.abs(self.sums / n).max()),
             channel_rms=tuple(float(v) for v in np.sqrt(self.squares / n)),
             bandwidth_hz=effective_bandwidth(self.spectrum, self.sample_rate),
+            channel_agreement=self.envelope.lowest(np.sqrt(self.squares / n)),
         )
+
+
+class _EnvelopeCorrelation:
+    """Pearson correlation between channels of their 20 ms RMS envelopes, accumulated block by block.
+
+    Why envelopes, not samples: one voice picked up by two microphones is delayed and filtered
+    differently on each, which decorrelates the samples but not the loudness over time; two
+    different voices (an interpreter and an applicant, two languages) have unrelated envelopes, or
+    opposite ones where they take turns."""
+
+    FRAME_S = 0.02
+    MAX_LEVEL_GAP_DB = 30.0  # a channel this much quieter than another is crosstalk, not a second voice
+    SILENT_RMS = 10 ** (-70 / 20)
+
+    def __init__(self, sample_rate: int, channels: int) -> None:
+        self.frame = max(1, round(self.FRAME_S * sample_rate))
+        self.remainder = np.zeros((0, channels))
+        self.count = 0
+        self.sums = np.zeros(channels)
+        self.products = np.zeros((channels, channels))
+
+    def update(self, block: np.ndarray) -> None:
+        if block.shape[1] < 2:
+            return
+        data = np.concatenate([self.remainder, block.astype(np.float64)])
+        whole = len(data) // self.frame * self.frame
+        self.remainder = data[whole:]
+        if whole:
+            frames = data[:whole].reshape(-1, self.frame, data.shape[1])
+            rms = np.sqrt((frames**2).mean(axis=1))  # (frames, channels)
+            self.count += len(rms)
+            self.sums += rms.sum(axis=0)
+            self.products += rms.T @ rms
+
+    def lowest(self, channel_rms: np.ndarray) -> float | None:
+        """The lowest correlation over pairs of channels that both carry sound at comparable levels."""
+        if self.count < 2:
+            return None
+        mean = self.sums / self.count
+        covariance = self.products / self.count - np.outer(mean, mean)
+        deviation = np.sqrt(np.clip(np.diag(covariance), 0, None))
+        loud = channel_rms.max(initial=0.0)
+        floor = max(self.SILENT_RMS, loud * 10 ** (-self.MAX_LEVEL_GAP_DB / 20))
+        usable = [i for i in range(len(mean)) if channel_rms[i] >= floor and deviation[i] > 0]
+        pairs = [covariance[i, j] / (deviation[i] * deviation[j])
+                 for k, i in enumerate(usable) for j in usable[k + 1 :]]  # fmt: skip
+        return float(np.clip(min(pairs), -1, 1)) if pairs else None
 
 
 def effective_bandwidth(power: np.ndarray, sample_rate: int) -> float:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +26,8 @@ BAR_WIDTH = 30
 
 @user_errors
 def score(
-    paths: Annotated[list[Path], typer.Argument(help="Recordings, or folders with --recursive.")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="Recordings, or folders with --recursive; - reads paths from standard input, one per line.")],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Score the audio files inside folders.")] = False,
     model: Annotated[Path | None, typer.Option(
         "--model", "-m", help="Model bundle (default: $DIALECTID_MODEL, else models/lid-accurate).")] = None,
@@ -29,12 +35,18 @@ def score(
         "--dialect-model", help="Dialect bundle whose top node is a language of --model (e.g. a dialect-arabic "
         "bundle under lid-accurate): splits that language's probability over its dialects.")] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="results.jsonl or results.csv (resumable).")
+        Path | None, typer.Option("--output", "-o", help="results.jsonl or results.csv (resumable), or - for JSON "
+                                  "lines on standard output (then every human line goes to standard error).")
     ] = None,
+    summary_json: Annotated[Path | None, typer.Option(
+        "--summary-json", help="Also write the run's counts and its failures (path, error_type) as JSON here.")] = None,
     reports: Annotated[Path | None, typer.Option("--reports", help="Folder for one analysis per recording.")] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Parallel workers.")] = 1,
     engine: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
     address: Annotated[str | None, typer.Option(help="Address of an existing Ray cluster.")] = None,
+    channel: Annotated[str | None, typer.Option(
+        "--channel", help="Which channel of a multi-channel recording to score: mix (the default), loudest, left, "
+        "right, or a number from 0. Score each side of a two-channel call on its own.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with audio/windows/decision.")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="e.g. --set decision.low_confidence=0.6")] = None,
 ) -> None:
@@ -45,34 +57,43 @@ def score(
     from dialectid.errors import DialectidError
     from dialectid.models.bundle import load_model
     from dialectid.scoring import ScoringConfig, default_model_path
-    from dialectid.scoring.batch import expand, run_batch
+    from dialectid.scoring.batch import Summary, expand, run_batch
     from dialectid.scoring.dialects import compose
-    from dialectid.scoring.results import ResultsFile
+    from dialectid.scoring.results import ResultsFile, StdoutResults
 
     if engine not in ("local", "ray"):
         raise DialectidError(f"--engine must be local or ray, not {engine!r}")
-    settings = load_config(config, ScoringConfig, overrides or [])
+    settings = load_config(config, ScoringConfig, [*(overrides or []), *_channel_override(channel)])
     model_path = str(model or default_model_path())
     bundle = load_model(model_path)  # verified once here; workers verify again when they load it
     if dialect_model is not None:
         compose(bundle, load_model(dialect_model))  # a pair that does not fit is refused before any file is read
-    items = expand(paths, recursive)
-    results = ResultsFile(output, bundle.labels) if output else None
+    items = expand(_from_stdin(paths), recursive)
+    to_stdout = output is not None and str(output) == "-"
+    results = StdoutResults() if to_stdout else ResultsFile(output, bundle.labels) if output else None
     single = len(items) == 1 and output is None
     rows: list[dict[str, Any]] = []
+    summary = Summary()
     started = time.monotonic()
-    with results or contextlib.nullcontext(), _progress(len(items)) as (bar, task):
+    try:
+        with _signals_interrupt(), results or contextlib.nullcontext(), _progress(len(items)) as (bar, task):
 
-        def on_row(row: dict[str, Any]) -> None:
-            rows.append(row)
-            elapsed = max(time.monotonic() - started, 1e-6)
-            audio = sum(r.get("audio", {}).get("duration_s", 0.0) for r in rows)
-            bar.update(task, advance=1, rate=f"{len(rows) / elapsed:.2f} files/s, {audio / elapsed:.0f}x real time")
+            def on_row(row: dict[str, Any]) -> None:
+                rows.append(row)
+                elapsed = max(time.monotonic() - started, 1e-6)
+                audio = sum(r.get("audio", {}).get("duration_s", 0.0) for r in rows)
+                bar.update(task, advance=1, rate=f"{len(rows) / elapsed:.2f} files/s, {audio / elapsed:.0f}x real time")
 
-        summary = run_batch(
-            items, model_path, settings, results, bundle.sha256, engine, workers, address, reports, on_row,
-            str(dialect_model) if dialect_model else None,
-        )
+            run_batch(
+                items, model_path, settings, results, bundle.sha256, engine, workers, address, reports, on_row,
+                str(dialect_model) if dialect_model else None, lambda _: bar.update(task, advance=1), summary,
+            )
+    except _Interrupted as stop:
+        _write_summary(summary_json, summary, len(items), interrupted=True)
+        saved = sum(item.path in results.rows for item in items) if isinstance(results, ResultsFile) else 0
+        _print_interrupted(summary, saved, len(items), None if to_stdout else output)
+        raise typer.Exit(128 + stop.signal) from None
+    _write_summary(summary_json, summary, len(items))
     if single:
         _print_single(rows[0])
     elif output is None:
@@ -83,6 +104,86 @@ def score(
             err.print(f"error: {row['error']}", markup=False)
     if summary.statuses.get("error"):
         raise typer.Exit(EXIT_FAILED_ITEMS)
+
+
+def _channel_override(channel: str | None) -> list[str]:
+    """`--channel` as the `audio.ingest.channel_policy` it sets (`mix` is the policy `mean`)."""
+    from dialectid.errors import DialectidError
+
+    if channel is None:
+        return []
+    if channel not in ("mix", "loudest", "left", "right") and not channel.isdigit():
+        raise DialectidError(f"--channel must be mix, loudest, left, right or a channel number from 0, not {channel!r}")
+    return [f"audio.ingest.channel_policy={'mean' if channel == 'mix' else channel}"]
+
+
+def _from_stdin(paths: list[Path]) -> list[Path]:
+    """`paths` with `-` replaced by the paths on standard input, one per line (read as bytes, so a
+    name that is not UTF-8 survives; empty lines are ignored)."""
+    if not any(str(p) == "-" for p in paths):
+        return paths
+    listed = [Path(os.fsdecode(line.rstrip(b"\r"))) for line in sys.stdin.buffer.read().split(b"\n") if line.strip()]
+    expanded: list[Path] = []
+    for path in paths:
+        expanded.extend(listed if str(path) == "-" else [path])
+    return expanded
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run; `signal` is its number (the exit status is 128 + it)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.signal = number
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGINT and SIGTERM stop the run the same way: the rows so far stay saved, the workers stop,
+    and the operator is told how to go on. (SIGTERM would otherwise end the process at once.)"""
+
+    def stop(number, _frame):
+        raise _Interrupted(number)
+
+    if threading.current_thread() is not threading.main_thread():  # signals can only be set there
+        yield
+        return
+    previous = {n: signal.signal(n, stop) for n in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Interrupted:
+        raise
+    except KeyboardInterrupt:  # raised by a worker process that got the terminal's Ctrl-C too
+        raise _Interrupted(signal.SIGINT) from None
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _print_interrupted(summary, saved: int, total: int, output: Path | None) -> None:
+    """What an interrupted run kept and how to go on. `saved` is counted in the results file itself: a
+    signal can arrive after a row is written but before the run's own counts have taken it in."""
+    if output is None:
+        err.print(f"interrupted: {summary.files} of {total} files scored; nothing was saved to resume from "
+                  "(give -o results.jsonl to make a run resumable)", markup=False)  # fmt: skip
+        return
+    err.print(f"interrupted: {saved} of {total} rows saved in {output}; run the same command to go on",
+              markup=False)  # fmt: skip
+
+
+def _write_summary(path: Path | None, summary, total: int, interrupted: bool = False) -> None:
+    """`--summary-json`: the run's counts and failures for a pipeline, written whole or not at all."""
+    from dialectid.errors import DialectidError
+
+    if path is None:
+        return
+    temporary = path.with_name(f".{path.name}.writing")
+    try:
+        temporary.write_text(json.dumps(summary.to_dict(total, interrupted), indent=2) + "\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise DialectidError(f"{path}: cannot write the summary ({error.strerror or error}); the results are kept: "
+                             "give a --summary-json path in a folder you can write") from None  # fmt: skip
 
 
 class _progress:
@@ -168,9 +269,10 @@ def _print_rows(rows: list[dict[str, Any]]) -> None:
 
 def _print_summary(summary, output: Path | None) -> None:
     table = Table(title="summary", show_header=False)
-    table.add_row("files scored", str(summary.files))
-    if summary.skipped:
+    table.add_row("files scored", str(summary.scored))
+    if summary.skipped:  # a fresh run skips nothing: the line would only be noise there
         table.add_row("already in the results (skipped)", str(summary.skipped))
+    table.add_row("failed (error rows)", str(summary.failed))
     table.add_row("hours of audio", f"{summary.seconds / 3600:.2f}")
     table.add_row("statuses", ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "-")
     table.add_row("top labels", ", ".join(f"{k} {v}" for k, v in sorted(summary.top_labels.items())) or "-")

@@ -8,6 +8,7 @@ in hand are retried one at a time, and a file whose worker dies again becomes an
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -342,18 +343,41 @@ class _RayActors:
 
 @dataclass
 class Summary:
+    """The counts of a run so far: `files` rows written (`scored` + `failed`), `skipped` paths
+    already in the results. The caller may hand one in, so it still has the counts when the
+    run is interrupted."""
+
     files: int = 0
     skipped: int = 0
     seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
     top_labels: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def scored(self) -> int:
+        return self.files - self.failed
 
     def add(self, row: dict[str, Any]) -> None:
         self.files += 1
         self.seconds += row.get("audio", {}).get("duration_s", 0.0)
         self.statuses[row["status"]] = self.statuses.get(row["status"], 0) + 1
+        if row["status"] == "error":
+            self.failures.append({"path": row["path"], "error_type": row.get("error_type", ""),
+                                  "error": row.get("error", "")})  # fmt: skip
         if row.get("top_label") and row["status"] in ANSWERED:
             self.top_labels[row["top_label"]] = self.top_labels.get(row["top_label"], 0) + 1
+
+    def to_dict(self, total: int, interrupted: bool = False) -> dict[str, Any]:
+        """The counts as `--summary-json` writes them."""
+        return {"total": total, "scored": self.scored, "skipped": self.skipped, "failed": self.failed,
+                "not_reached": total - self.files - self.skipped, "interrupted": interrupted,
+                "hours_of_audio": round(self.seconds / 3600, 6), "statuses": dict(sorted(self.statuses.items())),
+                "top_labels": dict(sorted(self.top_labels.items())), "failures": self.failures}  # fmt: skip
 
 
 def run_batch(
@@ -368,18 +392,24 @@ def run_batch(
     reports: Path | None = None,
     on_row: Callable[[dict[str, Any]], None] = lambda _: None,
     dialect_model: str | None = None,
+    on_skip: Callable[[str], None] = lambda _: None,
+    summary: Summary | None = None,
 ) -> Summary:
-    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts.
-    With `dialect_model`, its dialect head splits the top language where it is the head's parent."""
+    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts
+    (in `summary`, where given). `on_skip` hears of each path already in the results, before any
+    file is scored. With `dialect_model`, its dialect head splits the top language where it is the
+    head's parent."""
     if reports is not None:
         config.require_unique_registration()  # before anything is scored
         open_reports(reports)
-    summary = Summary()
+    summary = Summary() if summary is None else summary
     plan: list[Item | None] = []  # None: already in the results
     for item in items:
         skip = item.error is None and results is not None and _already_scored(item.path, bundle_sha256, results)
         plan.append(None if skip else item)
         summary.skipped += skip
+        if skip:
+            on_skip(item.path)
     todo = [item.path for item in plan if item is not None and item.error is None]
     threads = 1 if engine == "ray" else max(1, len(os.sched_getaffinity(0)) // max(1, workers))  # a CPU per Ray actor
     job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads,  # unset stays "the model's"
@@ -406,9 +436,24 @@ def _already_scored(path: str, bundle_sha256: str, results: ResultsFile) -> bool
 
 
 def _emit(row, results, reports, summary, on_row) -> None:
-    if results is not None:
-        results.write(row)
-    if reports is not None and row["status"] != "error":
-        write_report(reports, row)
-    summary.add(row)
+    with _signals_held():
+        if results is not None:
+            results.write(row)
+        if reports is not None and row["status"] != "error":
+            write_report(reports, row)
+        summary.add(row)
     on_row(row)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while one row is written and counted, so that an interrupted run's
+    counts (`N of M rows saved`) are those of its results file; they are delivered right after."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

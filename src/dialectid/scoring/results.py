@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from dialectid.errors import DialectidError
-from dialectid.jsonlines import json_line
+from dialectid.jsonlines import json_line, print_json
 from dialectid.paths import not_a_file
 
 CSV_FIXED = ("path", "registration_number", "status", "top_label", "top_probability", "speech_s", "duration_s",
@@ -75,6 +75,23 @@ def write_report(folder: Path, row: dict[str, Any]) -> None:
     except OSError as error:
         raise ReportsError(f"{target}: cannot write the report ({error.strerror or error}); the results so far "
                            "are kept: free space or fix the folder, then run again") from None  # fmt: skip
+
+
+class StdoutResults:
+    """`-o -`: each row as one JSON line on standard output as it arrives, for a pipeline; nothing
+    is kept, so nothing is skipped."""
+
+    def scored_sha256(self, path: str, bundle_sha256: str) -> str | None:
+        return None
+
+    def write(self, row: dict[str, Any]) -> None:
+        print_json(row)
+
+    def __enter__(self) -> StdoutResults:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 @dataclass(frozen=True)

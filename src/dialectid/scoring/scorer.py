@@ -178,8 +178,8 @@ class Scorer:
         status: Status = "ok"
         if labels[top] == "out_of_set" or (open_set and open_set.novelty > rules.open_set_margin * open_set.threshold):
             status = "out_of_set"
-        elif probabilities[top] < rules.low_confidence:
-            status = "low_confidence"
+        elif probabilities[top] < rules.low_confidence or "channels_differ" in measured.quality.flags:
+            status = "low_confidence"  # mixed channels that differ: two voices scored as one (the reason says so)
         totals = self.bundle.taxonomy.totals(dict(zip(labels, probabilities.tolist(), strict=True)))
         parents = self.bundle.taxonomy.parents
         return {
