@@ -28,6 +28,7 @@ from dialectid.cli import app
 from dialectid.keys import digest
 from dialectid.models.bundle import load_model
 from dialectid.report import ModelFacts, trusted_key, verify_pdf
+from dialectid.report.context import FACTS_VERSION
 from dialectid.scoring import Scorer
 from test_casefile import ANALYSE, BACKENDS, fresh_url
 from test_report import text_of
@@ -127,7 +128,7 @@ def test_a_report_describes_the_model_that_made_its_analysis(store, tmp_path, re
         facts = asdict(ModelFacts.from_bundle(bundle))
         assert report.model_facts == facts, analysis.model_id
         info = verify_pdf(report.pdf, trusted_key(store.keys_dir))
-        assert info.model == bundle.model_id and info.model_sha256 == digest(ModelFacts(**facts).digest_form())
+        assert info.model == bundle.model_id and info.model_sha256 == digest(ModelFacts(**facts).digest_form(FACTS_VERSION))
     (fast_pdf,) = [r.pdf for a, r in rows if a.bundle_sha256 == fast.sha256]
     text = text_of(fast_pdf, tmp_path)
     assert fast.model_id in text and accurate.model_id not in text
@@ -152,7 +153,7 @@ def test_an_analysis_stored_without_its_model_facts_is_reported_only_by_its_own_
     assert again.reports == [old.registration_number] and not again.failed
     _, pdf = store.report_pdf(case.reference, old.registration_number, "caseworker")
     signed = verify_pdf(pdf, trusted_key(store.keys_dir))
-    assert signed.model_sha256 == digest(ModelFacts.from_bundle(fast).digest_form())
+    assert signed.model_sha256 == digest(ModelFacts.from_bundle(fast).digest_form(FACTS_VERSION))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -189,7 +190,7 @@ def test_a_killed_analysis_finished_with_another_model_is_reported_with_its_own(
         assert report.model_facts["bundle_sha256"] == analysis.bundle_sha256
         bundle = fast if analysis.bundle_sha256 == fast.sha256 else accurate
         assert verify_pdf(report.pdf, trusted_key(home / "keys")).model_sha256 == digest(
-            ModelFacts.from_bundle(bundle).digest_form()
+            ModelFacts.from_bundle(bundle).digest_form(FACTS_VERSION)
         )
         other = accurate if bundle is fast else fast
         text = text_of(report.pdf, tmp_path)

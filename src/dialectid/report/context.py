@@ -10,6 +10,14 @@ from dialectid.train.card import card_limitations
 # Fields added to ModelFacts after reports began binding a digest of them: left out of that digest
 # while None, so that the facts stored with an older report still match its signature.
 LATER_FIELDS = ("labels", "by_speech", "rules", "test_answered", "dialect")
+# Since version 2 a signature names the version of the facts it binds, and the digest holds exactly
+# that version's fields: a field added later (in a new version here) leaves older reports valid.
+# Adding a field to ModelFacts means adding a version (tests/test_report_facts_version.py checks).
+FACTS_FIELDS = {
+    2: ("name", "model", "version", "bundle_sha256", "test_accuracy", "test_cavg", "test_cllr", "test_clips",
+        "unseen_speakers", "limitations", "test_coverage", "labels", "by_speech", "rules", "test_answered", "dialect"),
+}  # fmt: skip
+FACTS_VERSION = max(FACTS_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -60,10 +68,18 @@ class ModelFacts:
             dialect=cls.from_bundle(dialect) if dialect is not None else None,
         )
 
-    def digest_form(self) -> dict[str, Any]:
-        """What a report's signature binds of these facts (`LATER_FIELDS` only where set)."""
-        data = asdict(self)
-        return {k: v for k, v in data.items() if not (k in LATER_FIELDS and v is None)}
+    def digest_form(self, version: int | None = None) -> dict[str, Any]:
+        """What a report's signature binds of these facts: the fields of facts `version` (a dialect
+        model's facts in the same form); None, for reports signed before versions, every field
+        (`LATER_FIELDS` only where set)."""
+        if version is None:
+            data = asdict(self)
+            return {k: v for k, v in data.items() if not (k in LATER_FIELDS and v is None)}
+        if version not in FACTS_FIELDS:
+            raise ValueError(f"model facts version {version} is unknown to this toolkit ({FACTS_VERSION} is newest)")
+        data = {k: getattr(self, k) for k in FACTS_FIELDS[version]}
+        data["dialect"] = self.dialect.digest_form(version) if self.dialect is not None else None
+        return data
 
 
 @dataclass(frozen=True)
@@ -80,3 +96,4 @@ def _by_speech(groups: dict[str, Any] | None) -> dict[str, dict[str, Any]] | Non
         return None
     return {band: {"n": g.get("n"), "n_answered": g.get("n_answered"), "accuracy": g.get("accuracy")}
             for band, g in groups.items()}  # fmt: skip
+

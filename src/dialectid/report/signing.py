@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from dialectid.keys import VerificationError, _canonical, digest, key_id, signing_key, trusted_key
-from dialectid.report.context import ReportContext
+from dialectid.report.context import FACTS_VERSION, ReportContext
 
 __all__ = ["MARKER", "SignatureInfo", "VerificationError", "binding_problem", "key_id", "report_binding", "sign_pdf",
            "signing_key", "trusted_key", "verify_pdf"]  # fmt: skip
@@ -49,18 +49,24 @@ class SignatureInfo:
     context_sha256: str | None = None
     model_sha256: str | None = None
     audit_head: dict[str, Any] | None = None
+    facts_version: int | None = None  # of the model facts bound (context.FACTS_FIELDS); None: before versions
 
 
-def report_binding(analysis: dict[str, Any], context: ReportContext) -> dict[str, str]:
+def report_binding(analysis: dict[str, Any], context: ReportContext,
+                   facts_version: int | None = FACTS_VERSION) -> dict[str, Any]:  # fmt: skip
     """The digests a report's signature binds besides its bytes: of the analysis (its JSON form), of
-    the case details and of the model facts it was rendered from."""
+    the case details and of the model facts it was rendered from, in the form of `facts_version`,
+    which is bound too (None: as reports were signed before, without it)."""
     case = {"case_reference": context.case_reference, "subject_pseudonym": context.subject_pseudonym,
             "recorded_at": context.recorded_at}  # fmt: skip
-    return {
+    binding: dict[str, Any] = {
         "analysis_sha256": digest(analysis),
         "context_sha256": digest(case),
-        "model_sha256": digest(context.model.digest_form()),
+        "model_sha256": digest(context.model.digest_form(facts_version)),
     }
+    if facts_version is not None:
+        binding["facts_version"] = facts_version
+    return binding
 
 
 def binding_problem(info: SignatureInfo, analysis: dict[str, Any], context: ReportContext,
@@ -70,7 +76,10 @@ def binding_problem(info: SignatureInfo, analysis: dict[str, Any], context: Repo
     facts in `context` are a stand-in (none were stored with the report), so they are not compared."""
     if info.analysis_sha256 is None:
         return None
-    expected = report_binding(analysis, context)
+    try:
+        expected = report_binding(analysis, context, info.facts_version)
+    except ValueError as err:  # signed by a newer toolkit
+        return f"{err}; verify it with that toolkit or a newer one"
     if expected["analysis_sha256"] != info.analysis_sha256:
         return "the stored analysis is not the one the report was signed over; the case file was changed"
     if expected["context_sha256"] != info.context_sha256:
@@ -120,4 +129,4 @@ def verify_pdf(data: bytes, public: Ed25519PublicKey, name: str = "report") -> S
         raise VerificationError(f"{name}: the signature is invalid; the report was altered") from None
     return SignatureInfo(meta["registration_number"], meta["signed_at"], meta["model"], meta["content_sha256"],
                          meta["key_id"], meta.get("analysis_sha256"), meta.get("context_sha256"),
-                         meta.get("model_sha256"), meta.get("audit_head"))  # fmt: skip
+                         meta.get("model_sha256"), meta.get("audit_head"), meta.get("facts_version"))  # fmt: skip
