@@ -32,6 +32,9 @@ def serve(
             "throttle) is the last one in X-Forwarded-For."
         ),
     ] = False,
+    trusted_proxies: Annotated[list[str] | None, typer.Option(
+        "--trusted-proxy", help="With --behind-proxy: the address (or network) of the proxy whose X-Forwarded-For "
+        "is believed; repeatable [127.0.0.1 and ::1]. Other peers are keyed on their own address.")] = None,
     allowed_hosts: Annotated[list[str] | None, typer.Option(
         "--allowed-host", help="Another name browsers reach the server by (the name a proxy forwards, this machine's "
         "address); repeatable. The address it listens on is always allowed, other Host headers get 400.")] = None,
@@ -44,7 +47,8 @@ def serve(
     from dialectid.web import WebSettings
 
     settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy,
-                           allowed_hosts=tuple(allowed_hosts or ()))  # fmt: skip
+                           allowed_hosts=tuple(allowed_hosts or ()),
+                           trusted_proxies=tuple(trusted_proxies or ("127.0.0.1", "::1")))  # fmt: skip
     run_server(case_store(), model, host, port, settings, dialect_model)
 
 

@@ -51,6 +51,8 @@ def login(web: WebContext, name: str, password: str, client: str) -> tuple[str, 
     name that does not exist is checked against a dummy hash made with the same parameters."""
     guards = web.guards
     guards.logins.check(name, client)
+    if delay := guards.logins.account_delay(name):  # a name under attack from many addresses: its answers slow down
+        guards.logins.sleep(delay)
     with guards.hashing.turn():
         found = web.accounts.credentials(name) if name else None
         account = found[0] if found and found[0].active else None
@@ -72,7 +74,7 @@ def login(web: WebContext, name: str, password: str, client: str) -> tuple[str, 
 
 def client_of(request: Request, web: WebContext) -> str:
     """The address the login throttle keys on (behind a proxy: from X-Forwarded-For)."""
-    return client_address(request.scope, web.settings.behind_proxy)
+    return client_address(request.scope, web.settings.behind_proxy, web.settings.trusted_proxies)
 
 
 # ---- dependencies -------------------------------------------------------------------------------

@@ -28,19 +28,22 @@ MAX_ADDRESS_WAIT_S = 60  # one address for any names: an office behind one NAT w
 BUSY = "the server is busy checking other logins; try again in a few seconds"
 
 
-def client_address(scope: dict, behind_proxy: bool) -> str:
-    """The client's address: the peer's, or behind a proxy the last address in X-Forwarded-For
-    (the one the proxy added: those before it are the client's to write). An IPv6 address stands
-    for its /64, which one client usually holds whole.
+def client_address(scope: dict, behind_proxy: bool, trusted: tuple[str, ...] = ("127.0.0.1", "::1")) -> str:
+    """The client's address: the peer's, or behind a proxy, where the peer is one of the `trusted`
+    proxies (addresses or networks), the last address in X-Forwarded-For (the one the proxy added:
+    those before it are the client's to write). An IPv6 address stands for its /64, which one
+    client usually holds whole.
 
     >>> scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"192.0.2.9, 203.0.113.4")]}
     >>> client_address(scope, behind_proxy=False), client_address(scope, behind_proxy=True)
     ('127.0.0.1', '203.0.113.4')
+    >>> client_address({**scope, "client": ("127.0.0.2", 5000)}, behind_proxy=True)  # not the proxy
+    '127.0.0.2'
     >>> client_address({"client": ("2001:db8::1:2", 5000)}, behind_proxy=False)
     '2001:db8::/64'
     """
     address = (scope.get("client") or ("unknown", 0))[0]
-    if behind_proxy:
+    if behind_proxy and _among(address, trusted):
         forwarded = b",".join(value for name, value in scope.get("headers", []) if name == b"x-forwarded-for")
         last = forwarded.decode("latin-1").split(",")[-1].strip()
         address = last if _ip(last) else address
@@ -50,6 +53,14 @@ def client_address(scope: dict, behind_proxy: bool) -> str:
     if ip.version == 6 and ip.ipv4_mapped is None:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(getattr(ip, "ipv4_mapped", None) or ip)
+
+
+def _among(address: str, networks: tuple[str, ...]) -> bool:
+    ip = _ip(address)
+    if ip is None:
+        return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -104,14 +115,35 @@ class LoginThrottle:
     - one name from one client: `login_failures_per_client` failures, then waits of 1, 2, 4 ... s;
     - one client for any names: `login_failures_per_address`, then waits of up to a minute;
     - one name from everyone: past `login_failures_per_account`, each client waits from its own
-      first failure on that name (a distributed guess) -- a client with no failures never waits.
+      first failure on that name (a distributed guess) -- a client with no failures never waits;
+      and every login for that name, from any address however many it rotates through, is
+      answered one after the other, one per `account_interval_s` (`account_delay`): slower, at
+      most `max_account_wait_s`, but never refused, so a stranger cannot lock its owner out.
     """
 
     def __init__(self, settings: WebSettings) -> None:
         self.settings = settings
         self._pairs, self._addresses = Backoff(MAX_PAIR_WAIT_S), Backoff(MAX_ADDRESS_WAIT_S)
         self._names = Backoff(0)  # only counted
+        self._slots: OrderedDict[str, float] = OrderedDict()  # name -> when its next login may be checked
         self._lock = threading.Lock()
+        self.sleep: Callable[[float], None] = time.sleep  # tests count the waits instead
+
+    def account_delay(self, name: str) -> float:
+        """Seconds this login for `name` waits before its password is checked: 0 until the name has
+        had `login_failures_per_account` recent failures (from anyone); then the next free slot of
+        the name, one per `account_interval_s`, whatever address the login comes from."""
+        settings, now = self.settings, time.monotonic()
+        with self._lock:
+            entry = self._names._keys.get(name)
+            if entry is None or now - entry.last > FORGET_S or entry.count < settings.login_failures_per_account:
+                return 0.0
+            slot = min(max(now, self._slots.get(name, now)), now + settings.max_account_wait_s)
+            self._slots[name] = slot + settings.account_interval_s
+            self._slots.move_to_end(name)
+            while len(self._slots) > self._names.max_keys:
+                self._slots.popitem(last=False)
+        return slot - now
 
     def check(self, name: str, address: str) -> None:
         """Raise `Throttled` if this client must wait before it tries `name` again."""

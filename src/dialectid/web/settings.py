@@ -24,6 +24,9 @@ class WebSettings:
     # throttle only) is the last one the proxy added to X-Forwarded-For. Anyone can write that
     # header, so it is trusted only with this setting.
     behind_proxy: bool = False
+    # The proxies whose X-Forwarded-For is believed (addresses or networks): a client that reaches
+    # the port directly, from anywhere else (another 127.x address too), is keyed on its own address.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Host header names the server answers to (`middleware.AllowedHosts`); others get 400. Empty: any
     # name, for an app made in tests; `dialectid serve` sets its own address and --allowed-host names.
     allowed_hosts: tuple[str, ...] = ()
@@ -34,7 +37,11 @@ class WebSettings:
     # right password logs in at once.
     login_failures_per_client: int = 3
     login_failures_per_address: int = 10
-    login_failures_per_account: int = 20  # then each client waits from its first failure on the name
+    login_failures_per_account: int = 20  # then each client waits from its first failure on the name,
+    # and every login for that name, from any address, is answered one after the other, at most one
+    # per `account_interval_s` (at most `max_account_wait_s` late: slower, never refused)
+    account_interval_s: float = 1.0
+    max_account_wait_s: float = 30.0
     hash_concurrency: int = 2  # argon2 checks at once, 64 MiB each; one takes ~0.1-0.4 s
     hash_queue: int = 4  # logins waiting for a turn; more are answered 503 at once
     audit_window: timedelta = timedelta(minutes=15)  # repeated failed logins and refusals: a few rows per window
@@ -45,6 +52,18 @@ class WebSettings:
     max_recording_minutes: float = 120.0  # 2 h of 8 kHz WAV fill the upload limit; compressed files could say 20 h
     max_sample_rate_hz: int = 48_000  # the models listen at 8 or 16 kHz; more only costs decoding time
     max_channels: int = 8
+
+    def __post_init__(self) -> None:
+        import ipaddress
+
+        from dialectid.errors import ConfigError
+
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted proxy {proxy!r} is not an address or network; give one such as "
+                                  "127.0.0.1 or 10.0.0.0/8") from None  # fmt: skip
 
     @property
     def upload_limit_bytes(self) -> int:
