@@ -1,4 +1,4 @@
-"""`dialectid data`: import corpora into manifests, split them, check splits, show statistics."""
+"""`dialectid data`: import corpora into manifests, export them, split them, check splits, show statistics."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from dialectid.data import (
     split_utterances,
     write_manifest,
 )
+from dialectid.data.exporters import FORMATS, export_manifest
 from dialectid.data.importers import MODULES, get_importer
 from dialectid.data.manifest import Manifest
 from dialectid.jsonlines import print_json
@@ -73,6 +74,18 @@ def import_(
     left_out = f", {len(skipped)} unusable files left out" if skipped else ""
     out.print(f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}",
               markup=False)
+
+
+@app.command("export")
+@user_errors
+def export(
+    manifest: Annotated[Path, typer.Argument(help="Manifest to export.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write.")],
+    kind: Annotated[str, typer.Option("--format", help=f"Target format: {', '.join(FORMATS)}.")],
+) -> None:
+    """Write a manifest as a Kaldi data directory or Lhotse manifests; `data import kaldi|lhotse` reads them back."""
+    count = export_manifest(read_manifest(manifest, check_files=True), kind, output)
+    out.print(f"wrote {output}: {count} utterances as {kind}", markup=False)
 
 
 def _hashed(utt, advance):

@@ -30,7 +30,7 @@ class Importer:
 # one module (whose function registers itself under the same name) and one line here.
 MODULES = {"folder": "folder", "csv": "csv_table", "commonvoice": "commonvoice", "voxlingua107": "voxlingua107",
            "adi17": "adi17", "timit": "timit", "asterisk": "asterisk", "shared": "shared",
-           "arabic_dialects": "arabic_dialects"}  # fmt: skip
+           "arabic_dialects": "arabic_dialects", "kaldi": "kaldi", "lhotse": "lhotse"}  # fmt: skip
 IMPORTERS: dict[str, Importer] = {}
 
 
