@@ -672,3 +672,34 @@ def test_case_analyse_command_refuses_an_unsigned_bundle(case_with_recording, st
     result = runner.invoke(app, ["case", "analyse", reference, "--model", str(stats_bundle)])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "is not signed" in result.stderr, result.output
     assert "dialectid model sign" in result.stderr
+
+
+# ---- issue 26 item 9: a bundle file that is there but cannot be read is said so, not "missing" ----
+@pytest.mark.parametrize("name", ["checksums.sha256", "model.safetensors", "bundle.json"])
+def test_an_unreadable_bundle_file_is_one_line_that_says_unreadable(name):
+    import tempfile
+
+    from privileges import as_nobody
+
+    folder = Path(tempfile.mkdtemp(prefix="dialectid-unreadable-"))  # pytest's own tmp is root's alone
+    bundle = folder / "bundle"
+    shutil.copytree(FAST, bundle)
+    os.chmod(folder, 0o755)
+    os.chmod(bundle, 0o755)
+    for file in bundle.iterdir():
+        os.chmod(file, 0o644)
+    os.chmod(bundle / name, 0o600)  # root's alone: uid 65534 cannot read it
+
+    def load() -> str:
+        try:
+            load_model(bundle)
+        except BundleError as error:
+            return str(error)
+        return "loaded"
+
+    try:
+        message = as_nobody(load)
+    finally:
+        shutil.rmtree(folder)
+    assert message.startswith(f"{bundle}: {name} cannot be read (Permission denied)"), message
+    assert "missing" not in message and "\n" not in message

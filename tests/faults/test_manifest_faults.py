@@ -39,3 +39,13 @@ def test_data_commands_refuse_it_too(odd_manifest):
     path, kind = odd_manifest
     result = dialectid("data", "stats", path, timeout=90, preexec_fn=capped)
     assert result.returncode == 2 and kind in one_line_error(result.stderr)
+
+
+def test_a_runs_dir_that_is_a_file_is_one_line(tmp_path):
+    """output.runs_dir naming an existing file was a FileExistsError traceback (issue 26 item 9)."""
+    from dialectid.errors import ConfigError
+    from dialectid.train.trainer import run_folder
+
+    (tmp_path / "runs").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"^output.runs_dir: cannot make .*runs/toy \(.*\); give a folder"):
+        run_folder(tmp_path / "runs", "toy", resume=False)

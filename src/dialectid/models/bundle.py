@@ -217,9 +217,12 @@ def _verified_content(path: Path) -> tuple[dict[str, bytes], str]:
             raise _damaged(path, f"{CHECKSUMS} names {name!r}, which is outside the bundle") from None
         if not file.is_file():
             raise BundleError(f"{path}: {name} is missing; the bundle is incomplete, copy it again")
-        if name in CONTENT:
-            content[name] = _read_content(path, name)
-        actual = hashlib.sha256(content[name]).hexdigest() if name in CONTENT else file_sha256(file)
+        try:
+            if name in CONTENT:
+                content[name] = _read_content(path, name)
+            actual = hashlib.sha256(content[name]).hexdigest() if name in CONTENT else file_sha256(file)
+        except OSError as err:
+            raise _unreadable(path, name, err) from None
         if actual != digest:
             raise BundleError(f"{path}: {name} does not match its checksum; the bundle was altered, do not use it")
     for file in path.rglob("*"):
@@ -231,8 +234,15 @@ def _verified_content(path: Path) -> tuple[dict[str, bytes], str]:
 def _read_listing(path: Path) -> bytes:
     try:
         return (path / CHECKSUMS).read_bytes()
-    except OSError:
+    except FileNotFoundError:
         raise BundleError(f"{path}: {CHECKSUMS} is missing; not a model bundle, or an incomplete one") from None
+    except OSError as err:
+        raise _unreadable(path, CHECKSUMS, err) from None
+
+
+def _unreadable(path: Path, name: str, err: OSError) -> BundleError:
+    """A bundle file that is there but cannot be read (permissions, a folder in its place)."""
+    return BundleError(f"{path}: {name} cannot be read ({err.strerror or err}); check the bundle's permissions")
 
 
 def _parse_listing(path: Path, listing: bytes) -> dict[str, str]:

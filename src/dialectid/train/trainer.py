@@ -172,7 +172,11 @@ def run_folder(runs_dir: Path, name: str, resume: bool) -> Path:
             return base
         raise ConfigError(f"--resume: {base} holds no earlier run of {name!r} to continue; train once without --resume")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # runs_dir (or a folder on its way) is a file, or may not be written
+        raise ConfigError(f"output.runs_dir: cannot make {base} ({err.strerror or err}); "
+                          "give a folder you may write to") from None  # fmt: skip
     for n in range(1, 1000):
         run_dir = base / (stamp if n == 1 else f"{stamp}-{n}")
         try:
