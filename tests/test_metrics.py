@@ -85,3 +85,26 @@ def test_metric_ranges(classes, n, seed):
         assert 0 <= mc <= c + 1e-12 <= 1 + 1e-12
     assert m.cllr(p, t) >= 0
     assert 0 <= m.ece(p, t)[0] <= 1
+
+
+def test_det_lines_are_told_apart_for_every_label_of_a_large_model():
+    """18 labels (the shipped models) once drew colours that repeated after ten (issue 25)."""
+    from dialectid.evaluation.plots import det_styles
+
+    styles = det_styles(80)
+    assert len(set(styles)) == 80
+    assert len({colour for colour, _ in det_styles(18)}) == 18
+
+
+def test_the_plots_are_written_with_their_titles(tmp_path):
+    from dialectid.evaluation import plots
+
+    rng = np.random.default_rng(0)
+    logp = np.log(rng.dirichlet(np.ones(3), size=60))
+    targets = rng.integers(0, 3, 60)
+    from dialectid.evaluation.metrics import confusion, ece
+
+    plots.confusion_plot(confusion(logp, targets), ["a", "b", "c"], tmp_path / "c.png")
+    plots.reliability_plot(ece(logp, targets)[1], tmp_path / "r.png")
+    plots.det_plot(logp, targets, ["a", "b", "c"], tmp_path / "d.png")
+    assert all((tmp_path / f"{n}.png").stat().st_size > 5000 for n in "crd")
