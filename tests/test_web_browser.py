@@ -183,6 +183,7 @@ def test_the_demo_caseworker_reads_a_report_and_gives_feedback(page, demo_server
     page.screenshot(path=str(SCREENSHOTS / "demo-case.png"), full_page=True)
     answered = page.locator("article.analysis", has=page.locator(".top-label")).first
     number = answered.locator(".regno").inner_text()
+    case_page = page.url
     link = answered.locator("text=Read the report")
     assert link.get_attribute("href").endswith(f"/reports/{number}")
     # followed by address: after the suite's other demo tests a click here sometimes started no navigation
@@ -190,7 +191,7 @@ def test_the_demo_caseworker_reads_a_report_and_gives_feedback(page, demo_server
     page.goto(demo_server + link.get_attribute("href"), wait_until="domcontentloaded")
     expect(page.locator("section.report")).to_contain_text(number)
     page.screenshot(path=str(SCREENSHOTS / "demo-report.png"), full_page=True)
-    page.go_back()
+    page.goto(case_page, wait_until="domcontentloaded")  # go_back() could restore a page whose radios ignored clicks
     form = page.locator("form.feedback-form", has=page.locator(f"input[value='{number}']"))
     form.locator("input[name=agreement][value=disagree]").check()
     form.locator("text=Save feedback").click()
