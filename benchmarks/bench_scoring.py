@@ -188,7 +188,7 @@ def render(rows, reference, scaling, batch_model, args) -> str:
         "",
         "| model | x real time, 1 core | peak memory, 1-hour file |",
         "|---|---:|---:|",
-    ]  # fmt: skip
+    ]
     for name, row in rows.items():
         lines.append(f"| {name} | {row['rtf']:,.0f}x | {row['peak_mb']:,.0f} MB |")
     if reference is not None:

@@ -268,7 +268,13 @@ def cross_validate(data: Data, tested: np.ndarray, extra: np.ndarray, k: int) ->
         for system, (fit, tuned) in SYSTEMS.items():
             start = time.time()
             c = choose_c(data, fit, train) if tuned else 1.0
-            out[system][test] = cached_scores(system, f"k{k}-{name}", data, test, lambda: fit(data, train, c)(test))
+            out[system][test] = cached_scores(
+                system,
+                f"k{k}-{name}",
+                data,
+                test,
+                lambda fit=fit, train=train, c=c, test=test: fit(data, train, c)(test),
+            )
             if tuned:
                 chosen[system].append(c)
             print(f"{name} {system}: c={c:g} {time.time() - start:.0f}s "
@@ -328,7 +334,9 @@ def with_intervals(logp: dict[str, np.ndarray], y: np.ndarray, group: np.ndarray
             values["gain"].append(values["accuracy"][-1] - m.accuracy(logp[reference][pick], y[pick]))
         row["intervals"] = {key: interval(v) for key, v in values.items() if key != "gain"}
         row["gain_over_" + reference.split(" ", 1)[1].replace(" ", "_")] = {
-            "value": row["accuracy"] - m.accuracy(logp[reference], y), "interval": interval(values["gain"])}
+            "value": row["accuracy"] - m.accuracy(logp[reference], y),
+            "interval": interval(values["gain"]),
+        }
         out[name] = row
     return out
 

@@ -31,8 +31,15 @@ def arabic_research_tree(root: Path) -> Path:
     for seed, (subset, label, speaker, stem) in enumerate(RESEARCH_ROWS):
         rel = f"audio/{label}/{stem}.flac"
         clip(root / subset / rel, seed=seed)
-        rows.setdefault(subset, []).append({"path": rel, "label": label, "speaker": speaker,
-                                            "duration_s": str(CLIP_S), "source_file": f"orig/{stem}.wav"})
+        rows.setdefault(subset, []).append(
+            {
+                "path": rel,
+                "label": label,
+                "speaker": speaker,
+                "duration_s": str(CLIP_S),
+                "source_file": f"orig/{stem}.wav",
+            }
+        )
     for subset, listing in rows.items():
         write_tsv(root / subset / "manifest.csv", listing, delimiter=",")
         (root / subset / "SOURCE.md").write_text(f"# {subset} (generated miniature)\n")

@@ -128,7 +128,9 @@ def test_a_report_describes_the_model_that_made_its_analysis(store, tmp_path, re
         facts = asdict(ModelFacts.from_bundle(bundle))
         assert report.model_facts == facts, analysis.model_id
         info = verify_pdf(report.pdf, trusted_key(store.keys_dir))
-        assert info.model == bundle.model_id and info.model_sha256 == digest(ModelFacts(**facts).digest_form(FACTS_VERSION))
+        assert info.model == bundle.model_id and info.model_sha256 == digest(
+            ModelFacts(**facts).digest_form(FACTS_VERSION)
+        )
     (fast_pdf,) = [r.pdf for a, r in rows if a.bundle_sha256 == fast.sha256]
     text = text_of(fast_pdf, tmp_path)
     assert fast.model_id in text and accurate.model_id not in text

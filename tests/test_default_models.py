@@ -149,8 +149,11 @@ def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
         subsets[split] = tmp_path / f"{split}.jsonl"
         write_manifest(subsets[split], kept)
     overrides = [f"data.{split}={path}" for split, path in subsets.items()]
-    overrides += [f"output.runs_dir={tmp_path / 'runs'}", f"output.bundle={tmp_path / 'bundle'}",
-                  "model.args.cross_validate=false"]  # two clips a language: too few videos for five folds
+    overrides += [
+        f"output.runs_dir={tmp_path / 'runs'}",
+        f"output.bundle={tmp_path / 'bundle'}",
+        "model.args.cross_validate=false",
+    ]  # two clips a language: too few videos for five folds
     config = load_config(ROOT / "configs" / "lid-accurate.yaml", TrainConfig, overrides)
     result = train(config)
     bundle = load_model(result.bundle)

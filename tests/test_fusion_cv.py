@@ -34,7 +34,7 @@ def corpus(backend_right: float, whisper_right: float, seed: int = 0):
     rows = []
     for target in range(3):
         for speaker in range(8):
-            for clip in range(2):
+            for _clip in range(2):
                 for _ in range(2):
                     rows.append((target, f"{target}-{speaker}", len(rows) // 2, "studio" if speaker % 2 else "phone"))
     targets = np.array([r[0] for r in rows])
@@ -79,7 +79,9 @@ def test_training_stops_when_no_setting_keeps_up_with_whisper():
 def test_too_few_speakers_for_cross_validation_is_one_line():
     embeddings, lid, targets, _, origins, sources = corpus(1.0, 1.0)
     with pytest.raises(fusion_cv.FusionCheckError, match="at least two speakers"):
-        fusion_cv.search(embeddings, lid, targets, targets.astype(str), origins, sources, LABELS, lambda x, y, c: Stub(1))
+        fusion_cv.search(
+            embeddings, lid, targets, targets.astype(str), origins, sources, LABELS, lambda x, y, c: Stub(1)
+        )
 
 
 def test_the_in_set_threshold_holds_the_flag_rate_on_every_source():

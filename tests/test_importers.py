@@ -153,7 +153,9 @@ def test_shared_real_timit_sample():
 
 
 def test_unknown_importer_and_options(tmp_path):
-    with pytest.raises(ManifestError, match="unknown importer 'espnet'; known importers: adi17, arabic_dialects, asterisk"):
+    with pytest.raises(
+        ManifestError, match="unknown importer 'espnet'; known importers: adi17, arabic_dialects, asterisk"
+    ):
         import_corpus("espnet", tmp_path)
     with pytest.raises(ManifestError, match=r"unknown option\(s\) colour; allowed: language, speaker_depth"):
         import_corpus("folder", tmp_path, {"colour": "red"})

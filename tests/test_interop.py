@@ -99,10 +99,13 @@ def test_kaldi_pipe_in_wav_scp_is_refused_and_never_run(tmp_path):
 
 
 def test_lhotse_command_source_is_refused(tmp_path):
-    (tmp_path / "recordings.jsonl").write_text(json.dumps(
-        {"id": "r1", "sources": [{"type": "command", "channels": [0], "source": "sox x.wav -t wav -"}]}) + "\n")
+    (tmp_path / "recordings.jsonl").write_text(
+        json.dumps({"id": "r1", "sources": [{"type": "command", "channels": [0], "source": "sox x.wav -t wav -"}]})
+        + "\n"
+    )
     (tmp_path / "supervisions.jsonl").write_text(
-        json.dumps({"id": "u1", "recording_id": "r1", "start": 0, "duration": 1, "language": "en"}) + "\n")
+        json.dumps({"id": "u1", "recording_id": "r1", "start": 0, "duration": 1, "language": "en"}) + "\n"
+    )
     with pytest.raises(ManifestError, match="never runs commands"):
         import_corpus("lhotse", tmp_path)
 

@@ -32,7 +32,7 @@ def test_cavg_by_hand():
             [0.2, 0.2, 0.6],
         ]
     )  # true 2: accept 2
-    t = np.array([0, 1, 2])  # fmt: skip
+    t = np.array([0, 1, 2])
     # target 0: miss 0; false alarms: from class 1 (0.5 > 1/3) = 1, from class 2 = 0 -> 0.5*0 + 0.5*mean(1,0) = 0.25
     # target 1: miss 0 (0.4 > 1/3); false alarms: class 0 (0.3) no, class 2 (0.2) no -> 0
     # target 2: miss 0; false alarms none -> 0

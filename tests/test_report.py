@@ -41,13 +41,13 @@ def analysis(labels: list[str], status: str = "ok") -> Analysis:
             "sample_rate": 8000,
             "channels": 1,
             "duration_s": 121.5,
-        },  # fmt: skip
+        },
         quality={
             "status": "warn",
             "flags": ["telephone_band", "snr_db"],
             "reasons": ["noisy recording (SNR 12 dB)"],
             "checks": [],
-        },  # fmt: skip
+        },
         speech_s=83.2 if result else 1.2,
         status=status,
         probabilities=[LabelProbability(k, round(float(v), 6)) for k, v in ordered] if result else [],
@@ -68,7 +68,7 @@ def analysis(labels: list[str], status: str = "ok") -> Analysis:
             for i in range(40)
         ]
         if result
-        else [],  # fmt: skip
+        else [],
         open_set={"novelty": 3.1, "threshold": 2.5} if status == "out_of_set" else None,
         model={"id": "lid-test", "name": "whisper-backend", "bundle_sha256": "cd" * 32},
         toolkit_version="0.1.0",
@@ -270,8 +270,10 @@ def test_ok_says_what_it_means_and_how_often_the_model_was_right_on_this_much_sp
     assert "at least 50 %" in text and "at least 1 s of speech" in text  # the rule that made it ok
     short = json.loads((SHIPPED / "lid-accurate" / "metrics.json").read_text())["by_speech"]["1-2s"]
     right = round(short["accuracy_with_refusals"] * short["n"])  # the shipped model's own test figures
-    assert (f"This recording has 1.8 s of speech. With 1-2 s of speech, the model was right on {right} of the "
-            f"{short['n_answered']} test clips") in text
+    assert (
+        f"This recording has 1.8 s of speech. With 1-2 s of speech, the model was right on {right} of the "
+        f"{short['n_answered']} test clips"
+    ) in text
 
 
 def test_the_report_explains_its_numbers_in_words(tmp_path):

@@ -136,10 +136,10 @@ def test_summary_separates_scored_skipped_and_failed(stats_bundle, voices, tmp_p
 
 def test_the_progress_counts_skipped_files(stats_bundle, voices, tmp_path):
     """The bar advanced only for scored files, so a resumed run's bar never reached its end."""
+    from dialectid.models.bundle import load_model
     from dialectid.scoring import ScoringConfig
     from dialectid.scoring.batch import expand, run_batch
     from dialectid.scoring.results import ResultsFile
-    from dialectid.models.bundle import load_model
 
     bundle = load_model(stats_bundle)
     items = expand(voices, False)
@@ -184,8 +184,15 @@ def two_voices(tmp_path_factory):
     from audiofactory import espeak
 
     folder = tmp_path_factory.mktemp("channels")
-    english, rate = sf.read(espeak("The weather is fine today, so we walk to the market to buy bread, fish and "
-                                   "apples, and then we go home again.", folder / "en.wav", "en"), dtype="float32")
+    english, rate = sf.read(
+        espeak(
+            "The weather is fine today, so we walk to the market to buy bread, fish and "
+            "apples, and then we go home again.",
+            folder / "en.wav",
+            "en",
+        ),
+        dtype="float32",
+    )
     turkish, _ = sf.read(espeak("Bugün hava çok güzel, pazara gidip ekmek, balık ve elma alacağız, sonra eve "
                                 "döneceğiz.", folder / "tr.wav", "tr"), dtype="float32")  # fmt: skip
     n = max(len(english), len(turkish))
@@ -193,8 +200,8 @@ def two_voices(tmp_path_factory):
     noise = np.random.default_rng(0).normal(0, 0.003, (n, 2)).astype(np.float32)
     files = {"call": np.stack([english, turkish], axis=1), "left": english,
              "same": np.stack([english, 0.6 * np.roll(english, 16)], axis=1) + noise}  # fmt: skip
-    for name, signal in files.items():
-        sf.write(folder / f"{name}.wav", signal, rate, subtype="PCM_16")
+    for name, samples in files.items():
+        sf.write(folder / f"{name}.wav", samples, rate, subtype="PCM_16")
     return {name: folder / f"{name}.wav" for name in files}
 
 

@@ -18,7 +18,7 @@ def corpus(speakers_per_label: dict[str, int], clips: int = 4) -> list[Utterance
             speaker=f"{label}{s}",
             duration_s=1.0 + (i % 3),
             sha256=f"{label}-{s}-{i}",
-        )  # fmt: skip
+        )
         for label, n in speakers_per_label.items()
         for s in range(n)
         for i in range(clips)

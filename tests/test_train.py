@@ -201,7 +201,7 @@ def test_train_cli(tmp_path, toy_corpus):
         (["--set", "model.name=transformer"], r"unknown model 'transformer'; known models: ecapa, embedding-backend"),
         (["--set", "model.args.depth=3"], r"model.args.depth: Extra inputs are not permitted"),
     ],
-)  # fmt: skip
+)
 def test_bad_configs_are_one_line_errors(tmp_path, toy_corpus, change, match):
     path = write_config(tmp_path / "bad.yaml", toy_corpus, "stats-logreg", tmp_path / "runs",
                         features=FEATURES["stats-logreg"], model={"name": "stats-logreg", "args": {}})  # fmt: skip

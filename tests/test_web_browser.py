@@ -236,7 +236,9 @@ def pdf_words(pdf: bytes, folder: Path) -> str:
 
     path = folder / "report.pdf"
     path.write_bytes(pdf)
-    return " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())
+    return " ".join(
+        subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split()
+    )
 
 
 LIMITS = ("What this model cannot do", "Dari is very close to Persian and will most likely be reported as Persian",
@@ -341,8 +343,11 @@ def test_the_demo_plays_a_gsm_call_and_pictures_the_walkthrough(page, demo_serve
     report = page.locator("section.report")
     box, end = report.bounding_box(), report.locator("h3", has_text="Quality").bounding_box()
     height = min(end["y"] - box["y"], MAX_PICTURE_HEIGHT)  # the head and the result, up to the quality notes
-    page.screenshot(path=str(WALKTHROUGH / "report.png"), full_page=True,
-                    clip={"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": height + 8})
+    page.screenshot(
+        path=str(WALKTHROUGH / "report.png"),
+        full_page=True,
+        clip={"x": box["x"] - 8, "y": box["y"] - 8, "width": box["width"] + 16, "height": height + 8},
+    )
 
     page.set_viewport_size({"width": 1100, "height": 900})
     page.goto(demo_server + "/walkthrough")

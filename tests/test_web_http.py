@@ -466,9 +466,7 @@ def test_feedback_is_stored_audited_and_summarised_per_model(world, client):
                         "csrf_token": page_csrf(carla)})  # fmt: skip
     assert answer.status_code == 303
     page = carla.get(answer.headers["location"]).text
-    assert (
-        "Your feedback was saved" in page and "disagrees with the result" in page and "linguist: Levantine" in page
-    )
+    assert "Your feedback was saved" in page and "disagrees with the result" in page and "linguist: Levantine" in page
     event = [e for e in world.store.events(case) if e["action"] == "feedback given"][-1]
     assert event["actor"] == "carla" and {k: event["details"][k] for k in ("registration_number", "agrees")} == {
         "registration_number": number, "agrees": False}  # fmt: skip

@@ -121,9 +121,14 @@ def add_recording(
 def analyse(
     case: Annotated[str, typer.Argument(help="Case reference.")],
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model bundle [models/lid-accurate].")] = None,
-    dialect_model: Annotated[Path | None, typer.Option(
-        "--dialect-model", help="Dialect bundle whose top node is a language of --model: splits that language's "
-        "probability over its dialects in the analyses and reports.")] = None,
+    dialect_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--dialect-model",
+            help="Dialect bundle whose top node is a language of --model: splits that language's "
+            "probability over its dialects in the analyses and reports.",
+        ),
+    ] = None,
 ) -> None:
     """Analyse every unanalysed recording; render, sign and attach the reports."""
     from dialectid.casefile.workflow import analyse_case

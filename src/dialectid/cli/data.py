@@ -48,7 +48,7 @@ def import_(
     kind: Annotated[
         str,
         typer.Argument(help=f"Corpus layout: {', '.join(MODULES)}."),
-    ],  # fmt: skip
+    ],
     source: Annotated[Path, typer.Argument(help="The corpus folder (or CSV file).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Manifest to write (JSONL).")],
     option: Annotated[list[str] | None, typer.Option("--option", help="Importer option key=value.")] = None,
@@ -72,8 +72,10 @@ def import_(
     hours = sum(u.duration_s or 0 for u in utterances) / 3600
     labels = len({u.label for u in utterances})
     left_out = f", {len(skipped)} unusable files left out" if skipped else ""
-    out.print(f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}",
-              markup=False)
+    out.print(
+        f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}",
+        markup=False,
+    )
 
 
 @app.command("export")

@@ -28,9 +28,14 @@ def demo(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model bundle (default: models/lid-accurate).")
     ] = None,
-    dialect_model: Annotated[Path | None, typer.Option(
-        "--dialect-model", help="Dialect bundle under the model (default: DIALECTID_HOME/models/dialect-arabic "
-        "where it exists; without one the demo shows languages only).")] = None,
+    dialect_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--dialect-model",
+            help="Dialect bundle under the model (default: DIALECTID_HOME/models/dialect-arabic "
+            "where it exists; without one the demo shows languages only).",
+        ),
+    ] = None,
 ) -> None:
     """Build a demo case file with fictitious cases, analysed and signed, and serve the web view.
 

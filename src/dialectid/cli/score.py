@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -26,27 +26,52 @@ BAR_WIDTH = 30
 
 @user_errors
 def score(
-    paths: Annotated[list[Path], typer.Argument(
-        help="Recordings, or folders with --recursive; - reads paths from standard input, one per line.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Recordings, or folders with --recursive; - reads paths from standard input, one per line."
+        ),
+    ],
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Score the audio files inside folders.")] = False,
-    model: Annotated[Path | None, typer.Option(
-        "--model", "-m", help="Model bundle (default: $DIALECTID_MODEL, else models/lid-accurate).")] = None,
-    dialect_model: Annotated[Path | None, typer.Option(
-        "--dialect-model", help="Dialect bundle whose top node is a language of --model (e.g. a dialect-arabic "
-        "bundle under lid-accurate): splits that language's probability over its dialects.")] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="results.jsonl or results.csv (resumable), or - for JSON "
-                                  "lines on standard output (then every human line goes to standard error).")
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Model bundle (default: $DIALECTID_MODEL, else models/lid-accurate)."),
     ] = None,
-    summary_json: Annotated[Path | None, typer.Option(
-        "--summary-json", help="Also write the run's counts and its failures (path, error_type) as JSON here.")] = None,
+    dialect_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--dialect-model",
+            help="Dialect bundle whose top node is a language of --model (e.g. a dialect-arabic "
+            "bundle under lid-accurate): splits that language's probability over its dialects.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="results.jsonl or results.csv (resumable), or - for JSON "
+            "lines on standard output (then every human line goes to standard error).",
+        ),
+    ] = None,
+    summary_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary-json", help="Also write the run's counts and its failures (path, error_type) as JSON here."
+        ),
+    ] = None,
     reports: Annotated[Path | None, typer.Option("--reports", help="Folder for one analysis per recording.")] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Parallel workers.")] = 1,
     engine: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
     address: Annotated[str | None, typer.Option(help="Address of an existing Ray cluster.")] = None,
-    channel: Annotated[str | None, typer.Option(
-        "--channel", help="Which channel of a multi-channel recording to score: mix (the default), loudest, left, "
-        "right, or a number from 0. Score each side of a two-channel call on its own.")] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            help="Which channel of a multi-channel recording to score: mix (the default), loudest, left, "
+            "right, or a number from 0. Score each side of a two-channel call on its own.",
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with audio/windows/decision.")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="e.g. --set decision.low_confidence=0.6")] = None,
 ) -> None:
@@ -85,8 +110,19 @@ def score(
                 bar.update(task, advance=1, rate=f"{len(rows) / elapsed:.2f} files/s, {audio / elapsed:.0f}x real time")
 
             run_batch(
-                items, model_path, settings, results, bundle.sha256, engine, workers, address, reports, on_row,
-                str(dialect_model) if dialect_model else None, lambda _: bar.update(task, advance=1), summary,
+                items,
+                model_path,
+                settings,
+                results,
+                bundle.sha256,
+                engine,
+                workers,
+                address,
+                reports,
+                on_row,
+                str(dialect_model) if dialect_model else None,
+                lambda _: bar.update(task, advance=1),
+                summary,
             )
     except _Interrupted as stop:
         _write_summary(summary_json, summary, len(items), interrupted=True)

@@ -21,8 +21,10 @@ def serve(
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model bundle for new analyses (default: models/lid-accurate).")
     ] = None,
-    dialect_model: Annotated[Path | None, typer.Option(
-        "--dialect-model", help="Dialect bundle under the model for new analyses (none by default).")] = None,
+    dialect_model: Annotated[
+        Path | None,
+        typer.Option("--dialect-model", help="Dialect bundle under the model for new analyses (none by default)."),
+    ] = None,
     upload_limit_mb: Annotated[float, typer.Option(min=0.1, help="Largest recording an analyst may upload.")] = 100.0,
     secure_cookies: Annotated[bool, typer.Option(help="Send cookies over HTTPS only, and HSTS.")] = False,
     behind_proxy: Annotated[
@@ -32,12 +34,22 @@ def serve(
             "throttle) is the last one in X-Forwarded-For."
         ),
     ] = False,
-    trusted_proxies: Annotated[list[str] | None, typer.Option(
-        "--trusted-proxy", help="With --behind-proxy: the address (or network) of the proxy whose X-Forwarded-For "
-        "is believed; repeatable [127.0.0.1 and ::1]. Other peers are keyed on their own address.")] = None,
-    allowed_hosts: Annotated[list[str] | None, typer.Option(
-        "--allowed-host", help="Another name browsers reach the server by (the name a proxy forwards, this machine's "
-        "address); repeatable. The address it listens on is always allowed, other Host headers get 400.")] = None,
+    trusted_proxies: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="With --behind-proxy: the address (or network) of the proxy whose X-Forwarded-For "
+            "is believed; repeatable [127.0.0.1 and ::1]. Other peers are keyed on their own address.",
+        ),
+    ] = None,
+    allowed_hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Another name browsers reach the server by (the name a proxy forwards, this machine's "
+            "address); repeatable. The address it listens on is always allowed, other Host headers get 400.",
+        ),
+    ] = None,
 ) -> None:
     """Run the web view over the case file (FastAPI with uvicorn).
 

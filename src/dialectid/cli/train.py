@@ -50,12 +50,22 @@ def train(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a setting: --set training.epochs=3")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run (runs/<name>/latest) from its "
-                                         "last checkpoint.")] = False,  # fmt: skip
-    force: Annotated[bool, typer.Option("--force", help="Replace the bundle folder that output.bundle names "
-                                        "(e.g. models/lid-fast) if it exists.")] = False,  # fmt: skip
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when the bundle is not fit to use (test coverage "
-                                         "below 20 % or accuracy not above chance).")] = False,  # fmt: skip
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the latest run (runs/<name>/latest) from its last checkpoint.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the bundle folder that output.bundle names (e.g. models/lid-fast) if it exists."
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 1 when the bundle is not fit to use (test coverage below 20 % or accuracy not above chance).",
+        ),
+    ] = False,
 ) -> None:
     """Train a model, calibrate it, evaluate it and export its bundle into a new run folder,
     runs/<name>/<time>/ (runs/<name>/latest is the newest)."""

@@ -110,7 +110,6 @@ class Bundle:
         self.check_behaviour()
         return self.calibrator.transform(self.model.scores(inputs), durations)
 
-
     def check_behaviour(self) -> None:
         """Refuse (`BundleError`) a bundle that no longer answers its probe signals as it did at
         export (models/behaviour.py); once per bundle, before its first scoring. A bundle exported

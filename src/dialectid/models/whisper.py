@@ -28,8 +28,8 @@ from pydantic import Field
 
 from dialectid.config import StrictModel
 from dialectid.errors import DialectidError
-from dialectid.models.backend import EmbeddingBackend
 from dialectid.models import fusion_cv
+from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.base import Clips, FitContext, LidModel, Shape, compute_threads, log_softmax
 from dialectid.models.openset import OpenSetDetector, detector_shapes, outside_logit, simulate_unknown, window_cues
 from dialectid.models.whisper_mel import log_mel
@@ -575,10 +575,16 @@ class EncodingStore:
         codes = sorted(next(iter(self.known.values()))[1])
         keys = list(self.known)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, lambda stream: np.savez(
-            stream, keys=np.array(keys, dtype="S16"), codes=np.array(codes),
-            embeddings=np.stack([self.known[k][0] for k in keys]).astype(np.float32),
-            probabilities=np.array([[self.known[k][1].get(c, 0.0) for c in codes] for k in keys], dtype=np.float32)))
+        atomic_write(
+            self.path,
+            lambda stream: np.savez(
+                stream,
+                keys=np.array(keys, dtype="S16"),
+                codes=np.array(codes),
+                embeddings=np.stack([self.known[k][0] for k in keys]).astype(np.float32),
+                probabilities=np.array([[self.known[k][1].get(c, 0.0) for c in codes] for k in keys], dtype=np.float32),
+            ),
+        )
         self.added = 0
 
 

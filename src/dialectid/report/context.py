@@ -96,4 +96,3 @@ def _by_speech(groups: dict[str, Any] | None) -> dict[str, dict[str, Any]] | Non
         return None
     return {band: {"n": g.get("n"), "n_answered": g.get("n_answered"), "accuracy": g.get("accuracy")}
             for band, g in groups.items()}  # fmt: skip
-

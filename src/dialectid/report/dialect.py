@@ -67,7 +67,7 @@ def dialect_content(block: DialectResult | None) -> DialectContent | None:
         verdict,
         f"The dialects split the {language} probability ({_pct(block.parent_probability)}): their probabilities "
         f"sum to it. Dialect model: {block.model.id} (bundle {block.model.bundle_sha256[:12]}).",
-    ]  # fmt: skip
+    ]
     if block.groups:
         shown = ", ".join(f"{dialect_name(block.parent, g.label)} {_pct(g.probability)}" for g in block.groups)
         lines.append(f"By dialect group (the sums of their dialects): {shown}.")

@@ -128,7 +128,12 @@ def speech_lines(model: ModelFacts, speech_s: float) -> list[str]:
         return []
     lines, bands = [], []
     for name, row in model.by_speech.items():
-        band, n, answered, accuracy = speech_band(name), row.get("n") or 0, row.get("n_answered") or 0, row.get("accuracy")
+        band, n, answered, accuracy = (
+            speech_band(name),
+            row.get("n") or 0,
+            row.get("n_answered") or 0,
+            row.get("accuracy"),
+        )
         shown = name.removesuffix("s").replace(">", "over ").replace("<", "under ") + " s"
         if not answered or accuracy is None:
             bands.append(f"{shown}: {n} clips, none answered")

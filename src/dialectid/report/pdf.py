@@ -44,8 +44,9 @@ def _styles(font: str, bold: str) -> dict[str, ParagraphStyle]:
                           wordWrap="CJK")  # fmt: skip
     return {
         "title": ParagraphStyle("title", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=4),
-        "h2": ParagraphStyle("h2", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4,
-                             keepWithNext=1),  # a heading never ends a page
+        "h2": ParagraphStyle(
+            "h2", parent=body, fontName=bold, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4, keepWithNext=1
+        ),  # a heading never ends a page
         "lead": ParagraphStyle("lead", parent=body, fontName=bold, fontSize=10, leading=13),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
@@ -59,7 +60,7 @@ def _styles(font: str, bold: str) -> dict[str, ParagraphStyle]:
             borderPadding=5,
             spaceBefore=6,
             spaceAfter=6,
-        ),  # fmt: skip
+        ),
         "cell": ParagraphStyle("cell", parent=body, fontSize=8.5, leading=10.5),
     }
 
@@ -98,7 +99,9 @@ def render_pdf(content: ReportContent) -> bytes:
 def _result_section(content: ReportContent, styles, font: str) -> list:
     """The status first, in words; then the probabilities by name, and what they mean."""
     story = [Paragraph("Result", styles["h2"])]
-    story += [Paragraph(_escape(line), styles["lead" if i == 0 else "body"]) for i, line in enumerate(content.status_lines)]
+    story += [
+        Paragraph(_escape(line), styles["lead" if i == 0 else "body"]) for i, line in enumerate(content.status_lines)
+    ]
     story += _dialect_section(content, styles)
     if not content.probabilities:
         return story

@@ -204,7 +204,7 @@ class Scorer:
                     probabilities={label: round(float(p), 6) for label, p in zip(labels, per_window[i], strict=True)},
                 )
                 for i, w in enumerate(measured.windows)
-            ],  # fmt: skip
+            ],
             "open_set": open_set,
         }
 
@@ -252,13 +252,13 @@ class Scorer:
                 sample_rate=facts.sample_rate,
                 channels=facts.channels,
                 duration_s=round(facts.duration_s, 3),
-            ),  # fmt: skip
+            ),
             "quality": QualityBlock(
                 status=quality.status,
                 flags=list(quality.flags),
                 reasons=list(quality.reasons),
                 checks=[QualityCheck(name=c.name, value=c.value, unit=c.unit, status=c.status) for c in quality.checks],
-            ),  # fmt: skip
+            ),
             "speech_s": round(measured.speech_s, 3),
             "model": ModelRef(id=self.bundle.model_id, name=self.bundle.model.name, bundle_sha256=self.bundle.sha256),
             "toolkit_version": __version__,

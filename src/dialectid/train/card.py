@@ -68,7 +68,7 @@ def render_card(name: str, model: str, labels: list[str], fingerprint: dict[str,
             + "; ".join(
                 f"{k}: {_pct(v.get('coverage'))}, {_pct(v.get('accuracy'))} of {v['n']}"
                 for k, v in metrics.get("by_speech", {}).items()
-            ),  # fmt: skip
+            ),
         ]
         for field, groups in metrics.get("by_group", {}).items():
             lines.append(

@@ -27,7 +27,11 @@ def cross_validation_section(cv: dict[str, Any]) -> str:
         lines.append(f"| {row['c']:g} | {row['lid_weight']:g} | {row['accuracy']:.3f} | "
                      f"{', '.join(f'{a:.3f}' for a in row['per_fold'])} | {'yes' if row['never_worse'] else 'no'} |")  # fmt: skip
     for title, rows in (("source", cv["per_source"]), ("label", cv["per_label"])):
-        lines += ["", f"| {title} | recordings | this model (95 % interval) | Whisper restricted |", "|---|---:|---|---|"]
+        lines += [
+            "",
+            f"| {title} | recordings | this model (95 % interval) | Whisper restricted |",
+            "|---|---:|---|---|",
+        ]
         for key, row in rows.items():
             lines.append(f"| {key} | {row['clips']} | {_share(row['model'], row['clips'])} | "
                          f"{_share(row['whisper'], row['clips'])} |")  # fmt: skip

@@ -29,7 +29,7 @@ def duration(seconds: float) -> str:
 
 
 def progress_line(stage: str, step: int, steps: int | None, elapsed: float, since: int = 0) -> str:
-    """"stage step/steps (rate/s, about T left)"; at the end, the time the stage took. The rate
+    """ "stage step/steps (rate/s, about T left)"; at the end, the time the stage took. The rate
     counts the steps after `since` (the step at which the clock started) over `elapsed`.
 
     >>> progress_line("encoding", 120, 480, 40.0)

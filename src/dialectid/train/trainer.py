@@ -215,13 +215,13 @@ def with_augmentation(clips: Clips, manifest: Manifest, config: TrainConfig, con
     rng = np.random.default_rng(config.augmentation.seed)
     inputs, targets, durations = list(clips.inputs), list(clips.targets), list(clips.durations)
     groups, sources = _listed(clips.groups, len(inputs)), _listed(clips.sources, len(inputs))
-    for n, (utt, target, duration) in enumerate(zip(manifest, clips.targets, clips.durations, strict=True)):
+    for n, (utt, target, speech_s) in enumerate(zip(manifest, clips.targets, clips.durations, strict=True)):
         signal = load_signal(manifest.path_of(utt), contract, (config.features or FeatureConfig()).channel_policy)
         for _ in range(copies):
             variant = augment(signal, contract.sample_rate, config.augmentation, rng)
             inputs.append(contract.model_input(variant))
             targets.append(target)
-            durations.append(duration)
+            durations.append(speech_s)
             groups.append(groups[n])
             sources.append(AUGMENTED)
     return Clips(inputs, np.array(targets), np.array(durations), None, np.array(groups), np.array(sources))
@@ -350,7 +350,7 @@ def training_fingerprint(manifests: dict[str, Manifest], config: TrainConfig) ->
         "per_label": {
             k: {"clips": v["clips"], "speakers": len(v["speakers"]), "hours": round(v["hours"], 4)}
             for k, v in sorted(per_label.items())
-        },  # fmt: skip
+        },
         "speakers": sorted(
             {
                 speaker_digest(u.speaker)
@@ -358,6 +358,6 @@ def training_fingerprint(manifests: dict[str, Manifest], config: TrainConfig) ->
                 for u in manifests.get(part, [])
                 if u.speaker
             }
-        ),  # fmt: skip
+        ),
         "augmentation_copies": config.augmentation.copies,
     }

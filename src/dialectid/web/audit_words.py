@@ -96,8 +96,9 @@ _PHRASES: dict[str, Callable[[dict[str, Any], str], str]] = {
     "recording integrity failed": lambda d, r: f"was refused {r}: the stored file no longer matches its SHA-256",
     "analysed": _analysed,
     "report attached": lambda d, r: f"attached the signed report of analysis {d.get('registration_number')}",
-    "report viewed": lambda d, r: f"read the report of analysis {d.get('registration_number')} "
-                                  f"{FORMATS.get(d.get('format'), 'as PDF')}",  # fmt: skip
+    "report viewed": lambda d, r: (
+        f"read the report of analysis {d.get('registration_number')} {FORMATS.get(d.get('format'), 'as PDF')}"
+    ),
     "report exported": lambda d, r: f"exported the signed PDF of analysis {d.get('registration_number')}",
     "report downloaded": lambda d, r: f"downloaded the signed PDF of analysis {d.get('registration_number')}",
     "feedback given": _feedback,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from dialectid.audio import AudioError, probe_file
 from dialectid.data.importers import register_importer
 from dialectid.data.importers.common import gender_code
 from dialectid.data.manifest import ManifestError, Utterance
-from dialectid.audio import AudioError, probe_file
 
 
 def read_kaldi_table(path: Path, required: bool = True) -> dict[str, str]:
