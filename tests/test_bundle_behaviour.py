@@ -48,7 +48,8 @@ def test_a_bundle_with_its_labels_reversed_scores_nothing(stats_bundle, tmp_path
 
 def test_an_intact_bundle_behaves_as_exported(stats_bundle):
     bundle = load_model(stats_bundle)
-    assert set(bundle.description["behaviour"]["posteriors"]) == {"noise", "tone", "chirp"}
+    assert bundle.description.behaviour is not None
+    assert set(bundle.description.behaviour.posteriors) == {"noise", "tone", "chirp"}
     Scorer(bundle)
     assert bundle.behaves
     assert runner.invoke(app, ["model", "verify", str(stats_bundle)]).exit_code == 0
@@ -56,10 +57,13 @@ def test_an_intact_bundle_behaves_as_exported(stats_bundle):
 
 def test_a_bundle_without_a_fingerprint_loads_and_can_be_given_one(stats_bundle, tmp_path):
     old = edited(stats_bundle, tmp_path, lambda d: d.pop("behaviour"))
+    before = json.loads((old / "bundle.json").read_text())
     Scorer(load_model(old))  # exported before fingerprints: nothing to check
     result = runner.invoke(app, ["model", "fingerprint", str(old)])
     assert result.exit_code == 0, result.output
-    assert load_model(old).description["behaviour"] == load_model(stats_bundle).description["behaviour"]
+    assert load_model(old).description.behaviour == load_model(stats_bundle).description.behaviour
+    after = json.loads((old / "bundle.json").read_text())
+    assert after.pop("behaviour") and after == before  # every other section as it was, not re-serialised
     again = runner.invoke(app, ["model", "fingerprint", str(old)])
     assert again.exit_code == 2 and "already has" in again.stderr
 
@@ -81,7 +85,7 @@ def test_settings_a_whisper_model_cannot_use_are_refused_on_load(tmp_path, chang
 @pytest.mark.parametrize("name", ["lid-fast", "lid-accurate"])
 def test_the_shipped_bundles_carry_a_fingerprint_they_match(name):
     bundle = load_model(SHIPPED / name)
-    assert bundle.description["behaviour"] is not None
+    assert bundle.description.behaviour is not None
     bundle.check_behaviour()  # runs Whisper base on the probes
     assert bundle.behaves
 

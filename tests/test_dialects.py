@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialectid.errors import DialectidError
+from dialectid.models.contract import EncoderSection
 from dialectid.scoring import Analysis, DecisionConfig, Scorer, ScoringConfig
 from dialectid.scoring.analysis import EXAMPLE, ModelRef
 from dialectid.scoring.dialects import CompositionError, DialectRules, compose
@@ -173,12 +174,12 @@ def test_bundles_that_do_not_fit_are_refused_in_one_line(stats_bundle, dialect_b
     assert "\n" not in caught.value.message
     with pytest.raises(CompositionError, match="2 top nodes"):
         compose(language, language)
-    other = dict(dialect.description, encoder={"name": "whisper-base", "sha256": "cd" * 32})
+    other = dialect.description.model_copy(update={"encoder": EncoderSection(name="whisper-base", sha256="cd" * 32)})
     with pytest.raises(CompositionError, match="encoder sha256 cdcdcdcdcdcd.*no encoder"):
         compose(language, dataclasses.replace(dialect, description=other))
     with pytest.raises(CompositionError, match="encoder sha256 cdcdcdcdcdcd.*has encoder sha256"):
         compose(load_model(whisper_bundle), dataclasses.replace(dialect, description=other))
-    longer = dict(dialect.description, decision={**dialect.description["decision"], "window_s": 8.0})
+    longer = dialect.description.model_copy(update={"decision": dialect.rules.model_copy(update={"window_s": 8.0})})
     with pytest.raises(CompositionError, match="decision.window_s 8.0"):
         compose(language, dataclasses.replace(dialect, description=longer))
     assert issubclass(CompositionError, DialectidError)

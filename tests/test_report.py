@@ -197,14 +197,13 @@ def shipped_facts(name: str = "lid-accurate") -> ModelFacts:
     """The facts a report of a shipped bundle carries, read from its files as `from_bundle` reads them."""
     import json
 
-    from dialectid.models.bundle import Bundle
+    from dialectid.models.contract import BundleDescription
 
     folder = SHIPPED / name
-    description = json.loads((folder / "bundle.json").read_text())
-    fake = SimpleNamespace(model_id=name, model=SimpleNamespace(name=description["model"]["name"]),
-                           description=description, sha256="ef" * 32, path=folder, labels=description["labels"],
-                           metrics=json.loads((folder / "metrics.json").read_text()),
-                           rules=Bundle.rules.fget(SimpleNamespace(description=description)))  # fmt: skip
+    description = BundleDescription.model_validate_json((folder / "bundle.json").read_text())
+    fake = SimpleNamespace(model_id=name, model=SimpleNamespace(name=description.model.name),
+                           description=description, sha256="ef" * 32, path=folder, labels=description.labels,
+                           metrics=json.loads((folder / "metrics.json").read_text()), rules=description.decision)  # fmt: skip
     return ModelFacts.from_bundle(fake)
 
 

@@ -64,7 +64,7 @@ def test_too_little_speech(scorer, toy_corpus, tmp_path):
 
 def test_the_bundle_owns_its_input_and_decision_rules(scorer):
     bundle = scorer.bundle
-    assert bundle.description["input"] == {"kind": "audio", "sample_rate": 16000, "features": None}
+    assert bundle.contract.model_dump() == {"kind": "audio", "sample_rate": 16000, "features": None}
     assert bundle.rules.min_speech_s == 1.0 and scorer.rules == bundle.rules  # from the training config
     assert scorer.ingest.sample_rate == 16000
 

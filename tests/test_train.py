@@ -99,7 +99,8 @@ def test_classical_model_fits_its_training_voices(tmp_path, toy_corpus):
 def test_whisper_backend_knows_languages_from_unseen_voices(tmp_path, toy_corpus):
     result = run(tmp_path, toy_corpus, "whisper-backend")
     assert result.metrics["accuracy"] >= 0.9
-    assert load_model(result.bundle).description["encoder"]["sha256"] == WHISPER_BASE_SHA256
+    encoder = load_model(result.bundle).description.encoder
+    assert encoder is not None and encoder.sha256 == WHISPER_BASE_SHA256
 
 
 @pytest.mark.parametrize("model", ["stats-logreg", "gmm"])

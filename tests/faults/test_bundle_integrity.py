@@ -515,8 +515,8 @@ def test_an_encoder_other_than_whisper_base_travels_inside_the_bundle(own_home, 
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # the encoder is found from the bundle, not from the current folder
     bundle = load_model(path)
-    assert bundle.description["model"]["args"]["encoder_path"] == "encoder"
-    assert bundle.description["encoder"]["name"] == "whisper-custom"
+    assert bundle.description.model.args["encoder_path"] == "encoder"
+    assert bundle.description.encoder is not None and bundle.description.encoder.name == "whisper-custom"
     scores, _ = bundle.scores_and_novelty([np.zeros(16000, np.float32)])
     assert scores.shape == (1, 2) and bundle.model._encoder().folder == path / "encoder"
 

@@ -24,11 +24,11 @@ def info(
     from dialectid.models.bundle import load_model
 
     bundle = load_model(path)
-    d, metrics = bundle.description, bundle.metrics
+    d, metrics = bundle.description.model_dump(mode="json"), bundle.metrics
     facts = {
         "name": d["name"], "model": d["model"]["name"], "bundle_sha256": bundle.sha256, "labels": bundle.labels,
         "input": d["input"], "decision_rules": d["decision"],
-        "calibration": d["calibration"]["method"], "encoder": d.get("encoder"), "toolkit_version": d["toolkit_version"],
+        "calibration": d["calibration"]["method"], "encoder": d["encoder"], "toolkit_version": d["toolkit_version"],
         "created_at": d["created_at"], "coverage": metrics.get("coverage"), "accuracy": metrics.get("accuracy"), "cavg": metrics.get("cavg"),
         "cllr": metrics.get("cllr"), "speakers_unseen_in_training": metrics.get("speakers_unseen_in_training"),
         "training_data": d["training_data"]["per_label"],
@@ -80,7 +80,7 @@ def fingerprint(path: Annotated[Path, typer.Argument(help="Model bundle folder w
     from dialectid.models.bundle import add_fingerprint
 
     stored = add_fingerprint(path)
-    out.print(f"{path}: fingerprint on {len(stored['posteriors'])} probe signals added", markup=False)
+    out.print(f"{path}: fingerprint on {len(stored.posteriors)} probe signals added", markup=False)
 
 
 @app.command("verify")

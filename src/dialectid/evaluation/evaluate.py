@@ -24,6 +24,7 @@ from dialectid.audio import AudioError
 from dialectid.data import Manifest, read_manifest
 from dialectid.evaluation import metrics as m
 from dialectid.models.bundle import Bundle
+from dialectid.models.contract import TrainingData
 from dialectid.scoring.analysis import ANSWERED
 from dialectid.scoring.scorer import Scorer
 
@@ -64,7 +65,11 @@ def score_manifest(scorer: Scorer, manifest: Manifest, advance: Callable[[], Non
     counts as `rejected_audio`."""
     labels = scorer.bundle.labels
     index = {label: i for i, label in enumerate(labels)}
-    paths, statuses, tops, rows, speech = [], [], [], [], []
+    paths: list[str] = []
+    statuses: list[str] = []
+    tops: list[str | None] = []
+    rows: list[np.ndarray] = []
+    speech: list[float] = []
     for utt in manifest:
         paths.append(str(manifest.path_of(utt)))
         try:
@@ -141,7 +146,7 @@ def finish(outcomes: Outcomes, bundle: Bundle, manifest: Manifest, name: str, ou
     result = compute_metrics(outcomes, bundle.labels, manifest)
     result["manifest"] = name
     result["decision_rules"] = bundle.rules.model_dump()
-    result["speakers_unseen_in_training"] = unseen_speakers(bundle.description.get("training_data", {}), manifest)
+    result["speakers_unseen_in_training"] = unseen_speakers(bundle.description.training_data, manifest)
     if outdir is not None:
         write_report(outdir, result, outcomes, bundle.labels, bundle.model_id)
     return result
@@ -152,9 +157,9 @@ def speaker_digest(speaker: str) -> str:
     return hashlib.sha256(speaker.encode()).hexdigest()[:16]
 
 
-def unseen_speakers(fingerprint: dict[str, Any], manifest: Manifest) -> bool | None:
+def unseen_speakers(fingerprint: TrainingData, manifest: Manifest) -> bool | None:
     """True if no speaker of `manifest` was in the training data (None where unknown)."""
-    seen = set(fingerprint.get("speakers", []))
+    seen = set(fingerprint.speakers)
     speakers = {u.speaker for u in manifest}
     if None in speakers or not seen:
         return None

@@ -19,9 +19,11 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from dialectid.models.contract import BehaviourSection
 
 if TYPE_CHECKING:
     from dialectid.models.bundle import Bundle
@@ -57,17 +59,17 @@ def posteriors(bundle: Bundle) -> dict[str, dict[str, float]]:
             for name, row in zip(probes, logp, strict=True)}  # fmt: skip
 
 
-def fingerprint(bundle: Bundle) -> dict[str, Any]:
+def fingerprint(bundle: Bundle) -> BehaviourSection:
     """What bundle.json stores under `behaviour`."""
-    return {"probes_version": PROBES_VERSION, "posteriors": posteriors(bundle)}
+    return BehaviourSection(probes_version=PROBES_VERSION, posteriors=posteriors(bundle))
 
 
-def mismatch(bundle: Bundle, stored: dict[str, Any]) -> str | None:
+def mismatch(bundle: Bundle, stored: BehaviourSection) -> str | None:
     """Why `bundle` does not behave as `stored` says, or None where it does."""
-    if stored.get("probes_version") != PROBES_VERSION:
-        return f"its behaviour was recorded with probes version {stored.get('probes_version')}, not {PROBES_VERSION}"
+    if stored.probes_version != PROBES_VERSION:
+        return f"its behaviour was recorded with probes version {stored.probes_version}, not {PROBES_VERSION}"
     now = posteriors(bundle)
-    for probe, expected in stored["posteriors"].items():
+    for probe, expected in stored.posteriors.items():
         if set(expected) != set(now.get(probe, {})):
             return f"probe {probe!r} names other labels than the bundle's"
         label = max(expected, key=lambda k: abs(expected[k] - now[probe][k]))

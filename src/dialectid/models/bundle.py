@@ -24,11 +24,11 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -40,7 +40,13 @@ from dialectid.features import FeatureConfig
 from dialectid.models import behaviour, model_class
 from dialectid.models.base import LidModel, Shape
 from dialectid.models.calibration import Calibrator
-from dialectid.models.contract import BundleDescription, BundleMetrics, DecisionRules, InputContract
+from dialectid.models.contract import (
+    BehaviourSection,
+    BundleDescription,
+    BundleMetrics,
+    DecisionRules,
+    InputContract,
+)
 from dialectid.paths import atomic_write, file_sha256, inside
 from dialectid.taxonomy import Taxonomy
 
@@ -54,6 +60,7 @@ CONTENT = (WEIGHTS, DESCRIPTION, METRICS, CARD)
 SIGNATURE = CHECKSUMS + ".sig"
 MAX_JSON_BYTES = 16 << 20  # bundle.json, metrics.json: the shipped ones hold 21 kB and 10 kB
 REQUIRE_SIGNED = "DIALECTID_REQUIRE_SIGNED_MODELS"  # 1, or a PEM public key file: see `require_signed_for_cases`
+M = TypeVar("M", bound=BaseModel)
 
 
 class BundleError(DialectidError):
@@ -69,7 +76,7 @@ class Bundle:
     model: LidModel
     calibrator: Calibrator
     taxonomy: Taxonomy
-    description: dict[str, Any]
+    description: BundleDescription  # bundle.json, validated once when the bundle is loaded or assembled
     metrics: dict[str, Any]
     sha256: str  # of checksums.sha256, so of the whole bundle
     behaves: bool = field(default=False, repr=False)  # its behaviour matched its fingerprint (or it has none)
@@ -84,19 +91,19 @@ class Bundle:
 
     @property
     def model_id(self) -> str:
-        return self.description["name"]
+        return self.description.name
 
     @property
     def contract(self) -> InputContract:
-        return InputContract.model_validate(self.description["input"])
+        return self.description.input
 
     @property
     def rules(self) -> DecisionRules:
-        return DecisionRules.model_validate(self.description["decision"])
+        return self.description.decision
 
     @property
     def open_set_threshold(self) -> float | None:
-        return (self.description.get("open_set") or {}).get("threshold")
+        return self.description.open_set.threshold if self.description.open_set is not None else None
 
     def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
         """Uncalibrated scores and novelty, computing shared work (the encoder) once."""
@@ -114,7 +121,7 @@ class Bundle:
         """Refuse (`BundleError`) a bundle that no longer answers its probe signals as it did at
         export (models/behaviour.py); once per bundle, before its first scoring. A bundle exported
         before fingerprints, or not yet saved, has none to check."""
-        stored = self.description.get("behaviour")
+        stored = self.description.behaviour
         if self.behaves or stored is None:
             return
         if problem := behaviour.mismatch(self, stored):
@@ -131,24 +138,35 @@ def assemble(name: str, model: LidModel, calibrator: Calibrator, taxonomy: Taxon
 
     if model.novelty_threshold is not None:
         open_set = {"threshold": model.novelty_threshold}
-
-    description = {
-        "format_version": FORMAT_VERSION,
-        "toolkit_version": __version__,
-        "name": name,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {"name": model.name, "args": model.args.model_dump(mode="json"), "input": model.input},
-        "input": InputContract.of(model.input, model.features).model_dump(mode="json"),
-        "decision": rules.model_dump(mode="json"),
-        "labels": model.labels,
-        "taxonomy": taxonomy.to_json(),
-        "features": model.features.model_dump(mode="json") if model.input == "features" else None,
-        "calibration": calibrator.to_json(),
-        "encoder": model.encoder(),
-        "open_set": open_set,
-        "training_data": fingerprint,
-    }
+    description = _described(
+        name,
+        {
+            "format_version": FORMAT_VERSION,
+            "toolkit_version": __version__,
+            "name": name,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model": {"name": model.name, "args": model.args.model_dump(mode="json"), "input": model.input},
+            "input": InputContract.of(model.input, model.features).model_dump(mode="json"),
+            "decision": rules.model_dump(mode="json"),
+            "labels": model.labels,
+            "taxonomy": taxonomy.to_json(),
+            "features": model.features.model_dump(mode="json") if model.input == "features" else None,
+            "calibration": calibrator.to_json(),
+            "encoder": model.encoder(),
+            "open_set": open_set,
+            "training_data": fingerprint,
+        },
+    )
     return Bundle(None, model, calibrator, taxonomy, description, {}, "")
+
+
+def _described(name: str, data: dict[str, Any]) -> BundleDescription:
+    """`data` as the bundle.json of the bundle `name` being made: refused (`BundleError`) where it
+    would not load, say a NaN open-set threshold, rather than written."""
+    try:
+        return BundleDescription.model_validate(data)
+    except ValidationError as err:
+        raise BundleError(f"bundle {name!r} cannot be made: {DESCRIPTION}: {_first_problem(err)}") from None
 
 
 def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str, Any], card: str) -> Path:
@@ -160,10 +178,17 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str,
     arrays = {f"model.{k}": np.ascontiguousarray(v) for k, v in model.state().items()}
     arrays |= {f"calibration.{k}": np.ascontiguousarray(v) for k, v in calibrator.state().items()}
     save_file(arrays, staging / WEIGHTS)
-    description = {**bundle.description, "encoder": model.encoder(), "calibration": calibrator.to_json(),
-                   "model": {"name": model.name, "args": model.pack(staging), "input": model.input},
-                   "behaviour": behaviour.fingerprint(bundle)}  # fmt: skip
-    (staging / DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
+    description = _described(
+        bundle.model_id,
+        {
+            **bundle.description.model_dump(mode="json"),
+            "encoder": model.encoder(),
+            "calibration": calibrator.to_json(),
+            "model": {"name": model.name, "args": model.pack(staging), "input": model.input},
+            "behaviour": behaviour.fingerprint(bundle).model_dump(mode="json"),
+        },
+    )
+    (staging / DESCRIPTION).write_text(description.model_dump_json(indent=2) + "\n")
     (staging / METRICS).write_text(json.dumps(metrics, indent=2, default=_json_default) + "\n")
     (staging / CARD).write_text(card)
     carried = sorted(
@@ -181,21 +206,25 @@ def save_bundle(path: str | os.PathLike[str], bundle: Bundle, metrics: dict[str,
 def load_model(path: str | os.PathLike[str]) -> Bundle:
     """Verify and load a bundle; a missing, incomplete, altered or malformed one is a `BundleError`
     that names the bundle, what is wrong and what to do."""
-    path = Path(path)
+    return _load(Path(path))[0]
+
+
+def _load(path: Path) -> tuple[Bundle, dict[str, Any]]:
+    """The verified bundle, and its bundle.json as parsed (before validation filled in defaults)."""
     if not path.is_dir():
         raise BundleError(f"{path}: no such model bundle (a folder with {CHECKSUMS}); check the path")
     content, sha256 = _verified_content(path)
-    description = _parse_json(path, DESCRIPTION, content[DESCRIPTION])
-    if isinstance(description, dict) and description.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path}: bundle format {description.get('format_version')!r} is not {FORMAT_VERSION}; "
+    data = _parse_json(path, DESCRIPTION, content[DESCRIPTION])
+    if isinstance(data, dict) and data.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format {data.get('format_version')!r} is not {FORMAT_VERSION}; "
                           "retrain it with this toolkit (dialectid train CONFIG)")  # fmt: skip
-    _validate(path, DESCRIPTION, BundleDescription, description)
+    description = _validate(path, DESCRIPTION, BundleDescription, data)
     metrics = _parse_json(path, METRICS, content[METRICS])
     _validate(path, METRICS, BundleMetrics, metrics)
     model, calibrator = _restore(path, description, _parse_arrays(path, content[WEIGHTS]))
     _check_open_set(path, description, model)
-    taxonomy = Taxonomy.from_json(description["taxonomy"])
-    return Bundle(path, model, calibrator, taxonomy, description, metrics, sha256)
+    taxonomy = Taxonomy(dict(description.taxonomy.parents), tuple(description.taxonomy.leaves))
+    return Bundle(path, model, calibrator, taxonomy, description, metrics, sha256), data
 
 
 def _verified_content(path: Path) -> tuple[dict[str, bytes], str]:
@@ -268,15 +297,20 @@ def _parse_json(path: Path, name: str, data: bytes) -> Any:
         raise _damaged(path, f"{name} is not UTF-8 JSON ({err})") from None
 
 
-def _validate(path: Path, name: str, schema: type[BaseModel], data: Any) -> None:
+def _validate(path: Path, name: str, schema: type[M], data: Any) -> M:
     try:
-        schema.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(map(str, first["loc"]))
-        problem = first["msg"].removeprefix("Value error, ")  # a validator's own message, as it wrote it
-        more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
-        raise _damaged(path, f"{name}: {where + ': ' if where else ''}{problem}{more}") from None
+        raise _damaged(path, f"{name}: {_first_problem(err)}") from None
+
+
+def _first_problem(err: ValidationError) -> str:
+    """Where the first problem is, and what it is, in one line."""
+    first = err.errors()[0]
+    where = ".".join(map(str, first["loc"]))
+    problem = first["msg"].removeprefix("Value error, ")  # a validator's own message, as it wrote it
+    more = f" (and {err.error_count() - 1} more problems)" if err.error_count() > 1 else ""
+    return f"{where + ': ' if where else ''}{problem}{more}"
 
 
 def _parse_arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
@@ -286,14 +320,15 @@ def _parse_arrays(path: Path, data: bytes) -> dict[str, np.ndarray]:
         raise _damaged(path, f"{WEIGHTS} cannot be read ({err})") from None
 
 
-def _restore(path: Path, description: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[LidModel, Calibrator]:
+def _restore(path: Path, description: BundleDescription, arrays: dict[str, np.ndarray]
+             ) -> tuple[LidModel, Calibrator]:  # fmt: skip
     """The model and calibrator from a schema-valid description and the arrays that fit it."""
     try:
         model = _model(path, description)
     except (DialectidError, ValueError) as err:
         raise _damaged(path, f"{DESCRIPTION}: {_message(err)}") from None
-    labels = len(description["labels"])
-    declared = model.state_shapes()
+    labels = len(description.labels)
+    declared: Mapping[str, Shape | None] | None = model.state_shapes()
     if declared is None:  # the model checks its arrays in load_state
         declared = {k.removeprefix("model."): None for k in arrays if k.startswith("model.")}
     calibration: dict[str, Shape] = {"scale": (1,), "offset": (labels,), "duration_weight": (labels,)}
@@ -303,33 +338,34 @@ def _restore(path: Path, description: dict[str, Any], arrays: dict[str, np.ndarr
         model.load_state(_section(arrays, "model."))
     except (DialectidError, ValueError, KeyError, RuntimeError) as err:  # RuntimeError: torch's, where undeclared
         raise _damaged(path, f"{WEIGHTS}: {_message(err)}") from None
-    return model, Calibrator.from_state(description["calibration"], _section(arrays, "calibration."))
+    section = description.calibration
+    return model, Calibrator.from_state(section.method, section.duration_covariate, _section(arrays, "calibration."))
 
 
-def _model(path: Path, description: dict[str, Any]) -> LidModel:
+def _model(path: Path, description: BundleDescription) -> LidModel:
     """The model bundle.json names, its args checked by its class and against the bundle."""
-    section = description["model"]
-    features = FeatureConfig.model_validate(description["features"]) if description["features"] else FeatureConfig()
-    model = model_class(section["name"])(description["labels"], features, section["args"])
-    if model.input != section["input"]:
-        raise ValueError(f"model {model.name!r} reads {model.input}, not {section['input']}")
+    section = description.model
+    model = model_class(section.name)(description.labels, description.features or FeatureConfig(), section.args)
+    if model.input != section.input:
+        raise ValueError(f"model {model.name!r} reads {model.input}, not {section.input}")
     model.unpack(path)
-    if (description["encoder"] or {}).get("sha256") != (model.encoder() or {}).get("sha256"):
+    stated = description.encoder.sha256 if description.encoder is not None else None
+    if stated != (model.encoder() or {}).get("sha256"):
         raise ValueError("encoder.sha256 is not model.args.encoder_sha256")
     return model
 
 
-def _check_open_set(path: Path, description: dict[str, Any], model: LidModel) -> None:
+def _check_open_set(path: Path, description: BundleDescription, model: LidModel) -> None:
     """Where the model fixes its own open-set threshold (the fusion's learned detector, Whisper's
     outside share), bundle.json must state that very threshold: a removed or changed one would
     quietly change which recordings are flagged out_of_set."""
     fixed = model.novelty_threshold
-    stated = (description["open_set"] or {}).get("threshold")
+    stated = description.open_set.threshold if description.open_set is not None else None
     if fixed is not None and stated != fixed:
         raise _damaged(path, f"{DESCRIPTION}: open_set.threshold is {stated}, but the model's own threshold is {fixed}")
 
 
-def _check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, Shape | None]) -> None:
+def _check_arrays(arrays: dict[str, np.ndarray], expected: Mapping[str, Shape | None]) -> None:
     """Exactly the `expected` arrays (None: of any shape), each of its shape and finite numbers."""
     if missing := [name for name in expected if name not in arrays]:
         raise ValueError(f"{missing[0]} is missing")
@@ -368,24 +404,25 @@ def _damaged(path: Path, problem: str) -> BundleError:
                        "(get an intact copy, or retrain it)")  # fmt: skip
 
 
-def add_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
+def add_fingerprint(path: str | os.PathLike[str]) -> BehaviourSection:
     """Give a bundle exported before fingerprints its behavioural fingerprint: bundle.json gains a
-    `behaviour` section and checksums.sha256 its new hash; nothing else changes (so a signature,
-    which covers the checksums, must be made again). A bundle that has one is refused: recomputing
-    it would hide the very change it is there to show."""
-    bundle = load_model(path)
-    if bundle.description.get("behaviour") is not None:
-        raise BundleError(f"{bundle.path}: already has a behavioural fingerprint; dialectid model verify checks it")
+    `behaviour` section and checksums.sha256 its new hash; nothing else changes, to the byte of
+    every other section (so a signature, which covers the checksums, must be made again). A bundle
+    that has one is refused: recomputing it would hide the very change it is there to show."""
+    path = Path(path)
+    bundle, data = _load(path)
+    if bundle.description.behaviour is not None:
+        raise BundleError(f"{path}: already has a behavioural fingerprint; dialectid model verify checks it")
     stored = behaviour.fingerprint(bundle)
-    text = json.dumps({**bundle.description, "behaviour": stored}, indent=2) + "\n"
-    listing = _parse_listing(bundle.path, _read_listing(bundle.path))
+    text = json.dumps({**data, "behaviour": stored.model_dump(mode="json")}, indent=2) + "\n"
+    listing = _parse_listing(path, _read_listing(path))
     listing[DESCRIPTION] = hashlib.sha256(text.encode()).hexdigest()
-    atomic_write(bundle.path / DESCRIPTION, lambda stream: stream.write(text), binary=False)
-    atomic_write(bundle.path / CHECKSUMS, lambda stream: stream.write("".join(f"{d}  {n}\n" for n, d in listing.items())),
+    atomic_write(path / DESCRIPTION, lambda stream: stream.write(text), binary=False)
+    atomic_write(path / CHECKSUMS, lambda stream: stream.write("".join(f"{d}  {n}\n" for n, d in listing.items())),
                  binary=False)  # fmt: skip
     for name in (DESCRIPTION, CHECKSUMS):
-        (bundle.path / name).chmod(0o644)
-    (bundle.path / SIGNATURE).unlink(missing_ok=True)  # it was over the old checksums
+        (path / name).chmod(0o644)
+    (path / SIGNATURE).unlink(missing_ok=True)  # it was over the old checksums
     return stored
 
 
@@ -395,13 +432,14 @@ def sign_bundle(path: str | os.PathLike[str], key: Ed25519PrivateKey) -> dict[st
     file, written beside it. Returns what the signature states (bundle, checksums, time, key id)."""
     from dialectid.keys import sign_statement
 
+    path = Path(path)
     bundle = load_model(path)
     facts = {"bundle": bundle.model_id, "checksums_sha256": bundle.sha256,
              "signed_at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
     block = sign_statement(facts, key)
-    atomic_write(bundle.path / SIGNATURE, lambda stream: stream.write(json.dumps(block, sort_keys=True) + "\n"),
+    atomic_write(path / SIGNATURE, lambda stream: stream.write(json.dumps(block, sort_keys=True) + "\n"),
                  binary=False)  # fmt: skip
-    (bundle.path / SIGNATURE).chmod(0o644)
+    (path / SIGNATURE).chmod(0o644)
     return block["meta"]
 
 
@@ -410,6 +448,8 @@ def verify_signature(bundle: Bundle, public: Ed25519PublicKey) -> dict[str, Any]
     bundle was verified against; a `VerificationError` otherwise, also when there is no signature."""
     from dialectid.keys import VerificationError, verify_statement
 
+    if bundle.path is None:
+        raise VerificationError(f"bundle {bundle.model_id!r} is not saved, so not signed; save and sign it")
     file = bundle.path / SIGNATURE
     if not file.is_file():
         raise VerificationError(f"{bundle.path} is not signed; sign it with dialectid model sign {bundle.path}")

@@ -13,6 +13,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from dialectid.models.base import log_softmax
@@ -69,12 +71,13 @@ class Calibrator:
     def state(self) -> dict[str, np.ndarray]:
         return {"scale": np.array([self.scale_]), "offset": self.offset_, "duration_weight": self.duration_weight_}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "duration_covariate": self.duration_covariate}
 
     @classmethod
-    def from_state(cls, description: dict, state: dict[str, np.ndarray]) -> Calibrator:
-        calibrator = cls(description["method"], description["duration_covariate"])
+    def from_state(cls, method: str, duration_covariate: bool, state: dict[str, np.ndarray]) -> Calibrator:
+        """The calibrator `to_json` and `state` describe."""
+        calibrator = cls(method, duration_covariate)
         calibrator.scale_ = float(state["scale"][0])
         calibrator.offset_, calibrator.duration_weight_ = state["offset"], state["duration_weight"]
         return calibrator

@@ -52,7 +52,7 @@ class ModelFacts:
         return cls(
             name=bundle.model_id,
             model=bundle.model.name,
-            version=bundle.description.get("toolkit_version", ""),
+            version=bundle.description.toolkit_version,
             bundle_sha256=bundle.sha256,
             test_accuracy=metrics.get("accuracy"),
             test_cavg=metrics.get("cavg"),

@@ -159,8 +159,8 @@ def _parent(dialect: Any, where: str) -> str:
 
 def _same_encoder(language: Any, dialect: Any, where: str) -> None:
     """A dialect head on encoder states reuses the language model's: the same encoder, or none."""
-    theirs = (dialect.description.get("encoder") or {}).get("sha256")
-    ours = (language.description.get("encoder") or {}).get("sha256")
+    theirs = dialect.description.encoder.sha256 if dialect.description.encoder else None
+    ours = language.description.encoder.sha256 if language.description.encoder else None
     if theirs and theirs != ours:
         have = f"encoder sha256 {ours[:12]}" if ours else "no encoder"
         raise CompositionError(f"{where}: reads encoder sha256 {theirs[:12]}, but the language model "
