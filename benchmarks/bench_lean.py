@@ -46,7 +46,7 @@ import torch
 from dialectid.audio import IngestConfig, detect_speech, load_recording
 from dialectid.features import FeatureConfig
 from dialectid.features.extract import extract
-from dialectid.models.networks import Ecapa
+from dialectid.models.neural.layers import Ecapa
 from dialectid.scoring.windows import speech_windows
 torch.set_num_threads(1)
 net = Ecapa(60, 107, channels=1024, embedding=256).eval()  # VoxLingua107's size, random weights
@@ -81,8 +81,8 @@ def ecapa_bundle(folder: Path) -> Path:
     from dialectid.models.bundle import assemble, save_bundle
     from dialectid.models.calibration import Calibrator
     from dialectid.models.contract import DecisionRules
-    from dialectid.models.network import EcapaModel
-    from dialectid.models.neural import TorchNetwork
+    from dialectid.models.neural import EcapaModel
+    from dialectid.models.neural.training import TorchNetwork
     from dialectid.taxonomy import Taxonomy
 
     labels = [f"lang{i:03d}" for i in range(107)]

@@ -191,7 +191,7 @@ def ecapa(data: Data, train: np.ndarray, c: float):
     """A small ECAPA-TDNN from scratch (fixed recipe: nothing tuned on test episodes)."""
     import torch
 
-    from dialectid.models.network import EcapaModel
+    from dialectid.models.neural import EcapaModel
     from dialectid.train.config import TrainingConfig
 
     torch.set_num_threads(2)

@@ -31,7 +31,7 @@ from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.base import Clips, FitContext, log_softmax
 from dialectid.models.classical import Gmm, StatsLogReg
 from dialectid.models.contract import InputContract
-from dialectid.models.network import EcapaModel, XVectorModel
+from dialectid.models.neural import EcapaModel, XVectorModel
 from dialectid.models.whisper import load_encoder
 from dialectid.train.augment import telephone
 from dialectid.train.config import TrainingConfig

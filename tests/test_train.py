@@ -129,8 +129,8 @@ def test_the_onnx_graph_scores_as_torch_does(tmp_path, toy_corpus, name):
     the same posteriors on clips of every length, short ones (tiled) included."""
     from safetensors.torch import load_file as load_tensors
 
-    from dialectid.models.network import ONNX_TOLERANCE
-    from dialectid.models.neural import TorchNetwork
+    from dialectid.models.neural import ONNX_TOLERANCE
+    from dialectid.models.neural.training import TorchNetwork
 
     result = run(
         tmp_path, toy_corpus, name, model={"name": name, "args": {"channels": 16, "embedding": 16, "loss": "aam"}}
@@ -149,12 +149,11 @@ def test_a_graph_that_strays_from_torch_is_never_shipped(monkeypatch):
     """The agreement check runs on every export: with no tolerance left, the export refuses."""
     from dialectid.errors import DialectidError
     from dialectid.features import FeatureConfig
-    from dialectid.models import neural
-    from dialectid.models.network import NetworkArgs
+    from dialectid.models.neural import NetworkArgs, training
 
-    network = neural.TorchNetwork("xvector", ["a", "b"], FeatureConfig(n_mels=24), NetworkArgs(channels=8, embedding=8))
+    network = training.TorchNetwork("xvector", ["a", "b"], FeatureConfig(n_mels=24), NetworkArgs(channels=8, embedding=8))
     assert network.to_onnx({})  # agrees within ONNX_TOLERANCE
-    monkeypatch.setattr(neural, "ONNX_TOLERANCE", -1.0)
+    monkeypatch.setattr(training, "ONNX_TOLERANCE", -1.0)
     with pytest.raises(DialectidError, match="the ONNX graph of the xvector network differs from torch"):
         network.to_onnx({})
 
@@ -252,7 +251,7 @@ def test_load_model_is_public(xvector_run):
 
 def test_a_single_leftover_clip_never_forms_a_batch():
     from dialectid.models.base import Clips
-    from dialectid.models.neural import _batches
+    from dialectid.models.neural.training import _batches
 
     clips = Clips([np.zeros((300, 8), np.float32)] * 5, np.zeros(5, dtype=np.int64), np.zeros(5))
     sizes = [len(y) for _, y in _batches(clips, batch_seconds=4.0, crop_s=(2.0, 2.0), rng=np.random.default_rng(0))]

@@ -15,8 +15,8 @@ from dialectid.models.base import LidModel
 MODELS = {
     "stats-logreg": "classical.StatsLogReg",
     "gmm": "classical.Gmm",
-    "xvector": "network.XVectorModel",
-    "ecapa": "network.EcapaModel",
+    "xvector": "neural.XVectorModel",
+    "ecapa": "neural.EcapaModel",
     "embedding-backend": "embedding.EmbeddingBackendModel",
     "whisper-backend": "whisper.WhisperBackend",
     "whisper-lid": "whisper.WhisperLid",

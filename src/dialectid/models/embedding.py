@@ -36,7 +36,7 @@ class EmbeddingBackendModel(LidModel):
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> EmbeddingBackendModel:
         from dialectid.models.bundle import load_model
-        from dialectid.models.network import NetworkModel
+        from dialectid.models.neural import NetworkModel
 
         source = load_model(self.args.network)
         if not isinstance(source.model, NetworkModel):

@@ -1,6 +1,6 @@
 """Export a network bundle to one ONNX file: features (1, frames, dim) in, calibrated log-posteriors out.
 
-The bundle already holds the network as an ONNX graph (`network.NETWORK_FILE`); the export adds
+The bundle already holds the network as an ONNX graph (`neural.NETWORK_FILE`); the export adds
 the bundle's calibration to it as four nodes, so the file gives exactly `Bundle.log_posteriors`.
 Inputs need at least the network's fewest frames (recorded in the graph's metadata).
 """
@@ -13,7 +13,7 @@ import numpy as np
 
 from dialectid.errors import DialectidError
 from dialectid.models.bundle import Bundle
-from dialectid.models.network import NetworkModel
+from dialectid.models.neural import NetworkModel
 
 
 def calibrated_graph(bundle: Bundle) -> bytes:

@@ -1,4 +1,4 @@
-"""Training for `xvector` and `ecapa` (torch); the bundle then scores them from ONNX (`network`).
+"""Training for `xvector` and `ecapa` (torch); the bundle then scores them from ONNX (`model.py`).
 
 Training is resumable: every epoch leaves a checkpoint (weights in safetensors, optimizer state
 as plain tensors), and each epoch draws its crops and batch order from a generator seeded by
@@ -21,8 +21,8 @@ from torch import nn
 from dialectid.errors import DialectidError
 from dialectid.features import FeatureConfig
 from dialectid.models.base import Clips, FitContext, log_softmax
-from dialectid.models.network import FRAMES_PER_SECOND, ONNX_TOLERANCE, NetworkArgs, tile
-from dialectid.models.networks import CosineHead, Ecapa, XVector
+from dialectid.models.neural.layers import CosineHead, Ecapa, XVector
+from dialectid.models.neural.model import FRAMES_PER_SECOND, ONNX_TOLERANCE, NetworkArgs, tile
 
 NETWORKS: dict[str, type[nn.Module]] = {"xvector": XVector, "ecapa": Ecapa}
 PROBE_FRAMES = (20, 300, 777)  # input lengths on which the ONNX graph must agree with torch

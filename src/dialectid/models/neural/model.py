@@ -1,6 +1,6 @@
-"""`xvector` and `ecapa`: networks trained with torch, scored with ONNX Runtime.
+"""The `xvector` and `ecapa` models as a bundle holds them: scored from an ONNX graph, no torch.
 
-Training (`dialectid.models.neural`) needs torch. The network then travels in the bundle as an
+Training (`training.py`) needs torch. The network then travels in the bundle as an
 ONNX graph, `network/model.onnx`, with two outputs (logits and embedding) and what it was made
 for written into the graph's metadata: model, args, labels, feature settings and the fewest frames
 it reads. Scoring runs that graph with ONNX Runtime and never imports torch. The graph is checked
@@ -46,7 +46,7 @@ class NetworkModel(LidModel):
     graph: bytes = b""  # the ONNX graph, as the bundle stores it
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> NetworkModel:
-        from dialectid.models.neural import TorchNetwork
+        from dialectid.models.neural.training import TorchNetwork
 
         network = TorchNetwork(self.name, self.labels, self.features, self.args).fit(train, dev, context)
         self.load_graph(network.to_onnx(self.stamp()))
