@@ -135,11 +135,12 @@ def peak_memory_mb(bundle: Path, audio: Path) -> float:
 
 
 def throughput(bundle: Path, files: list[Path], workers: int) -> tuple[float, float]:
+    from dialectid.models.bundle import load_model
     from dialectid.scoring import ScoringConfig
     from dialectid.scoring.batch import Item, run_batch
 
     start = time.perf_counter()
-    summary = run_batch([Item(str(p)) for p in files], str(bundle), ScoringConfig(), None, "", workers=workers)
+    summary = run_batch([Item(str(p)) for p in files], load_model(bundle), ScoringConfig(), None, workers=workers)
     elapsed = time.perf_counter() - start
     return len(files) / elapsed, summary.seconds / elapsed
 

@@ -145,13 +145,25 @@ def test_the_progress_counts_skipped_files(stats_bundle, voices, tmp_path):
     items = expand(voices, False)
     out = tmp_path / "results.jsonl"
     with ResultsFile(out, bundle.labels) as results:
-        run_batch(items[:2], str(stats_bundle), ScoringConfig(), results, bundle.sha256)
+        run_batch(items[:2], bundle, ScoringConfig(), results)
     events = []
     with ResultsFile(out, bundle.labels) as results:
-        run_batch(items, str(stats_bundle), ScoringConfig(), results, bundle.sha256,
-                  on_row=lambda row: events.append(("row", row["path"])),
+        run_batch(items, bundle, ScoringConfig(), results, on_row=lambda row: events.append(("row", row.path)),
                   on_skip=lambda path: events.append(("skip", path)))  # fmt: skip
     assert events == [("skip", str(voices[0])), ("skip", str(voices[1])), *(("row", str(v)) for v in voices[2:])]
+
+
+def test_one_worker_loads_and_verifies_the_bundle_once(stats_bundle, voices, tmp_path, monkeypatch):
+    """With --workers 1 the command loaded and verified the bundle, then its one worker did it again
+    (#27); worker processes still load their own copy."""
+    import dialectid.models.bundle as bundles
+
+    loaded, load = [], bundles.load_model
+    monkeypatch.setattr(bundles, "load_model", lambda path: loaded.append(Path(path)) or load(path))
+    result = invoke("score", *voices[:2], "--model", stats_bundle, "-o", tmp_path / "rows.jsonl")
+    assert result.exit_code == 0, result.output
+    assert loaded == [stats_bundle]
+    assert len((tmp_path / "rows.jsonl").read_text().splitlines()) == 2
 
 
 # ---- item 2: pipes -----------------------------------------------------------------------------

@@ -132,5 +132,5 @@ def test_a_worker_killed_between_two_files_does_not_end_the_run(stats_bundle, fi
     for future in list(pool.pool._pending_work_items.values()):
         future.future.exception()  # let every file in flight fail with the pool, as in the race
     found += list(rows)
-    assert [r["path"] for r in found] == paths
-    assert all(r["status"] != "error" or r["error_type"] == "WorkerDiedError" for r in found)
+    assert [r.path for r in found] == paths
+    assert all(r.error is None or r.error.error_type == "WorkerDiedError" for r in found)

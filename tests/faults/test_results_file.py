@@ -9,15 +9,17 @@ import os
 
 import pytest
 
-from dialectid.scoring.results import ResultsError, ResultsFile
+from dialectid.scoring.analysis import EXAMPLE, Analysis
+from dialectid.scoring.results import ResultsError, ResultsFile, Row, RowError
 
 LABELS = ["de", "en"]
 
 
-def row(path: str, status: str = "ok", sha: str = "a" * 64) -> dict:
-    return {"path": path, "status": status, "top_label": "en", "audio": {"sha256": sha, "duration_s": 4.0},
-            "model": {"bundle_sha256": "b" * 64}, "probabilities": [{"label": "en", "probability": 0.9},
-                                                                    {"label": "de", "probability": 0.1}]}  # fmt: skip
+def row(path: str, status: str = "ok", sha: str = "a" * 64) -> Row:
+    if status == "error":
+        return Row(path, RowError(f"{path}: no such file", "FileAccessError", "b" * 64))
+    return Row(path, Analysis.from_dict({**EXAMPLE, "status": status, "audio": {**EXAMPLE["audio"], "sha256": sha},
+                                         "model": {**EXAMPLE["model"], "bundle_sha256": "b" * 64}}))  # fmt: skip
 
 
 def current_rows(path) -> list[str]:
@@ -28,6 +30,29 @@ def current_rows(path) -> list[str]:
         with path.open(newline="") as stream:
             return [r["path"] for r in csv.DictReader(stream) if r["status"] != "superseded"]
     return [r["path"] for r in map(json.loads, path.read_text().splitlines()) if r["status"] != "superseded"]
+
+
+# ---- the bytes of a row -------------------------------------------------------------------------------
+def test_rows_keep_their_bytes_on_disk(tmp_path):
+    """Rows became typed (`Row`: an `Analysis` or a `RowError`, issue #27); the files they make did not
+    change: a results file of an earlier run is read, resumed and compacted as before."""
+    with ResultsFile(tmp_path / "rows.csv", ["en", "fr"]) as results:
+        results.write(row("a.wav"))
+        results.write(row("b,c.wav", "error"))
+    assert (tmp_path / "rows.csv").read_bytes() == (
+        b"path,registration_number,status,top_label,top_probability,speech_s,duration_s,sha256,bundle_sha256,"
+        b"flags,error,p:en,p:fr,error_type\r\n"
+        b"a.wav,DID-20261201-0A1B2C3D,ok,en,0.8,34.2,42.6," + b"a" * 64 + b"," + b"b" * 64 + b",telephone_band,,0.8,0.2,\r\n"
+        b'"b,c.wav",,error,,,,,,' + b"b" * 64 + b',,"b,c.wav: no such file",,,FileAccessError\r\n'
+    )  # fmt: skip
+    with ResultsFile(tmp_path / "rows.jsonl", ["en", "fr"]) as results:
+        results.write(row("a.wav"))
+        results.write(row("b.wav", "error"))
+    scored, failed = (tmp_path / "rows.jsonl").read_text().splitlines()
+    assert scored.startswith('{"path": "a.wav", "registration_number": "DID-20261201-0A1B2C3D", "created_at": ')
+    assert json.loads(scored) == {"path": "a.wav", **row("a.wav").analysis.to_dict()}
+    assert failed == ('{"path": "b.wav", "status": "error", "error": "b.wav: no such file", "error_type": '
+                      '"FileAccessError", "model": {"bundle_sha256": "' + "b" * 64 + '"}}')  # fmt: skip
 
 
 # ---- item 7: one file, many names -------------------------------------------------------------------
@@ -51,7 +76,7 @@ def test_the_identity_lock_follows_the_file_through_compaction(tmp_path):
     with ResultsFile(real, LABELS) as first:
         first.write(row("a.wav", "error"))
         first.write(row("a.wav"))
-    real.write_text(real.read_text() + json.dumps(row("a.wav")) + "\n")  # an older row: the next run compacts
+    real.write_text(real.read_text() + json.dumps(row("a.wav").to_dict()) + "\n")  # an older row: the next run compacts
     with ResultsFile(real, LABELS):
         os.link(real, tmp_path / "alias.jsonl")
         with pytest.raises(ResultsError, match="another dialectid run"):
@@ -132,7 +157,7 @@ def test_a_replaced_row_is_marked_superseded_before_the_run_ends(tmp_path, suffi
 
 def test_a_run_killed_between_the_two_writes_is_marked_by_the_next(tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in (row("a.wav", "error"), row("a.wav"))))
+    path.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in (row("a.wav", "error"), row("a.wav"))))
     real_fsync = os.fsync
     calls = []
 

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,6 +20,11 @@ from rich.text import Text
 
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
 from dialectid.config import load_config
+
+if TYPE_CHECKING:  # imported where used: `dialectid --help` loads no audio or model code
+    from dialectid.scoring.analysis import DialectResult
+    from dialectid.scoring.batch import Summary
+    from dialectid.scoring.results import Row
 
 BAR_WIDTH = 30
 
@@ -89,38 +94,37 @@ def score(
     if engine not in ("local", "ray"):
         raise DialectidError(f"--engine must be local or ray, not {engine!r}")
     settings = load_config(config, ScoringConfig, [*(overrides or []), *_channel_override(channel)])
-    model_path = str(model or default_model_path())
-    bundle = load_model(model_path)  # verified once here; workers verify again when they load it
-    if dialect_model is not None:
-        compose(bundle, load_model(dialect_model))  # a pair that does not fit is refused before any file is read
+    bundle = load_model(model or default_model_path())  # verified once; worker processes verify their own copies
+    dialect = None if dialect_model is None else load_model(dialect_model)
+    if dialect is not None:
+        compose(bundle, dialect)  # a pair that does not fit is refused before any file is read
     items = expand(_from_stdin(paths), recursive)
     to_stdout = output is not None and str(output) == "-"
     results = StdoutResults() if to_stdout else ResultsFile(output, bundle.labels) if output else None
     single = len(items) == 1 and output is None
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     summary = Summary()
     started = time.monotonic()
     try:
         with _signals_interrupt(), results or contextlib.nullcontext(), _progress(len(items)) as (bar, task):
 
-            def on_row(row: dict[str, Any]) -> None:
+            def on_row(row: Row) -> None:
                 rows.append(row)
                 elapsed = max(time.monotonic() - started, 1e-6)
-                audio = sum(r.get("audio", {}).get("duration_s", 0.0) for r in rows)
-                bar.update(task, advance=1, rate=f"{len(rows) / elapsed:.2f} files/s, {audio / elapsed:.0f}x real time")
+                bar.update(task, advance=1, rate=f"{len(rows) / elapsed:.2f} files/s, "
+                           f"{summary.seconds / elapsed:.0f}x real time")  # fmt: skip
 
             run_batch(
                 items,
-                model_path,
+                bundle,
                 settings,
                 results,
-                bundle.sha256,
                 engine,
                 workers,
                 address,
                 reports,
                 on_row,
-                str(dialect_model) if dialect_model else None,
+                dialect,
                 lambda _: bar.update(task, advance=1),
                 summary,
             )
@@ -135,10 +139,10 @@ def score(
     elif output is None:
         _print_rows(rows)
     _print_summary(summary, output)
-    for row in rows:
-        if row["status"] == "error":
-            err.print(f"error: {row['error']}", markup=False)
-    if summary.statuses.get("error"):
+    for failure in summary.failures:
+        if failure.error is not None:
+            err.print(f"error: {failure.error.message}", markup=False)
+    if summary.failures:
         raise typer.Exit(EXIT_FAILED_ITEMS)
 
 
@@ -196,7 +200,7 @@ def _signals_interrupt():
             signal.signal(number, handler)
 
 
-def _print_interrupted(summary, saved: int, total: int, output: Path | None) -> None:
+def _print_interrupted(summary: Summary, saved: int, total: int, output: Path | None) -> None:
     """What an interrupted run kept and how to go on. `saved` is counted in the results file itself: a
     signal can arrive after a row is written but before the run's own counts have taken it in."""
     if output is None:
@@ -207,7 +211,7 @@ def _print_interrupted(summary, saved: int, total: int, output: Path | None) -> 
               markup=False)  # fmt: skip
 
 
-def _write_summary(path: Path | None, summary, total: int, interrupted: bool = False) -> None:
+def _write_summary(path: Path | None, summary: Summary, total: int, interrupted: bool = False) -> None:
     """`--summary-json`: the run's counts and failures for a pipeline, written whole or not at all."""
     from dialectid.errors import DialectidError
 
@@ -241,43 +245,44 @@ def _bar(p: float) -> str:
     return "█" * filled + "·" * (BAR_WIDTH - filled)
 
 
-def _print_single(row: dict[str, Any]) -> None:
-    from dialectid.scoring.analysis import MEANING
-
-    number = row.get("registration_number", "-")
-    out.print(f"[bold]{escape(row['path'])}[/bold]  registration {number}", highlight=False)
-    if row["status"] == "error":
+def _print_single(row: Row) -> None:
+    analysis = row.analysis
+    if analysis is None:
+        out.print(f"[bold]{escape(row.path)}[/bold]  registration -", highlight=False)
         return
-    out.print(f"status: [bold]{row['status']}[/bold] ({MEANING[row['status']]})", highlight=False)
-    out.print(f"net speech {row['speech_s']:.1f} s of {row['audio']['duration_s']:.1f} s; "
-              f"quality {row['quality']['status']}" + (f" ({', '.join(row['quality']['flags'])})" if row['quality']['flags'] else ""),
+    out.print(f"[bold]{escape(row.path)}[/bold]  registration {analysis.registration_number}", highlight=False)
+    out.print(f"status: [bold]{analysis.status}[/bold] ({analysis.meaning})", highlight=False)
+    quality = analysis.quality
+    out.print(f"net speech {analysis.speech_s:.1f} s of {analysis.audio.duration_s:.1f} s; "
+              f"quality {quality.status}" + (f" ({', '.join(quality.flags)})" if quality.flags else ""),
               markup=False)  # fmt: skip
-    for reason in row["quality"]["reasons"]:
+    for reason in quality.reasons:
         out.print(f"  - {reason}", markup=False)
-    if not row["probabilities"]:
-        out.print("no probabilities: " + MEANING[row["status"]], markup=False)
+    if not analysis.probabilities:
+        out.print("no probabilities: " + analysis.meaning, markup=False)
         return
     table = Table(box=None, show_header=False, pad_edge=False)
-    for item in row["probabilities"][:8]:
-        table.add_row(item["label"], _bar(item["probability"]), f"{100 * item['probability']:5.1f} %")
+    for item in analysis.probabilities[:8]:
+        table.add_row(item.label, _bar(item.probability), f"{100 * item.probability:5.1f} %")
     out.print(table)
-    families = ", ".join(f"{f['label']} {100 * f['probability']:.0f} %" for f in row["family_probabilities"])
-    low, high = row["uncertainty"]["low"], row["uncertainty"]["high"]
+    families = ", ".join(f"{f.label} {100 * f.probability:.0f} %" for f in analysis.family_probabilities)
     out.print(f"families: {families}", markup=False)
-    out.print(f"top label {row['top_label']}: {100 * row['top_probability']:.1f} % "
-              f"(95 % interval {100 * low:.0f}-{100 * high:.0f} %), consistency {100 * row['consistency']:.0f} % "
-              f"of {len(row['timeline'])} windows", markup=False)  # fmt: skip
-    if row.get("dialects"):
-        _print_dialects(row["dialects"])
+    if analysis.uncertainty is not None and analysis.top_probability is not None and analysis.consistency is not None:
+        low, high = analysis.uncertainty.low, analysis.uncertainty.high
+        out.print(f"top label {analysis.top_label}: {100 * analysis.top_probability:.1f} % "
+                  f"(95 % interval {100 * low:.0f}-{100 * high:.0f} %), consistency {100 * analysis.consistency:.0f} % "
+                  f"of {len(analysis.timeline)} windows", markup=False)  # fmt: skip
+    if analysis.dialects is not None:
+        _print_dialects(analysis.dialects)
     out.print("An indication to support a human assessment; not evidence.", markup=False)
 
 
-def _print_dialects(block: dict[str, Any]) -> None:
+def _print_dialects(block: DialectResult) -> None:
     from dialectid.report.dialect import dialect_content
-    from dialectid.scoring.analysis import DialectResult
 
-    content = dialect_content(DialectResult.model_validate(block))
-    out.print(f"dialect: [bold]{escape(content.headline)}[/bold] ({block['status']})", highlight=False)
+    content = dialect_content(block)
+    assert content is not None  # only None for no block
+    out.print(f"dialect: [bold]{escape(content.headline)}[/bold] ({block.status})", highlight=False)
     table = Table(box=None, show_header=False, pad_edge=False)
     for name, p in content.rows:
         table.add_row(f"  {name}", _bar(p), f"{100 * p:5.1f} %")
@@ -285,25 +290,29 @@ def _print_dialects(block: dict[str, Any]) -> None:
     out.print(content.lines[0], markup=False)
 
 
-def _print_rows(rows: list[dict[str, Any]]) -> None:
-    from dialectid.report.dialect import headline_of
+def _print_rows(rows: list[Row]) -> None:
+    from dialectid.report.dialect import dialect_headline
 
     table = Table()
-    dialects = any(row.get("dialects") for row in rows)  # the column only where a dialect head split a language
+    analyses = [row.analysis for row in rows]
+    dialects = any(
+        a is not None and a.dialects for a in analyses
+    )  # the column only where a dialect head split a language
     headings = ("file", "status", "top label", "probability", "speech", "flags") + (("dialect",) if dialects else ())
     for heading in headings:
         table.add_column(heading, overflow="fold")
-    for row in rows:
-        probability = f"{100 * row['top_probability']:.1f} %" if row.get("top_probability") is not None else "-"
-        speech = f"{row['speech_s']:.1f} s" if "speech_s" in row else "-"
-        flags = ", ".join(row.get("quality", {}).get("flags", [])) or "-"
-        dialect = [headline_of(row["dialects"]) if row.get("dialects") else "-"] if dialects else []
-        table.add_row(Text(row["path"]), row["status"], row.get("top_label") or "-", probability, speech, flags,
-                      *dialect)  # fmt: skip
+    for row, a in zip(rows, analyses, strict=True):
+        if a is None:
+            table.add_row(Text(row.path), row.status, "-", "-", "-", "-", *(["-"] if dialects else []))
+            continue
+        probability = f"{100 * a.top_probability:.1f} %" if a.top_probability is not None else "-"
+        dialect = [dialect_headline(a.dialects) if a.dialects else "-"] if dialects else []
+        table.add_row(Text(row.path), a.status, a.top_label or "-", probability, f"{a.speech_s:.1f} s",
+                      ", ".join(a.quality.flags) or "-", *dialect)  # fmt: skip
     out.print(table)
 
 
-def _print_summary(summary, output: Path | None) -> None:
+def _print_summary(summary: Summary, output: Path | None) -> None:
     table = Table(title="summary", show_header=False)
     table.add_row("files scored", str(summary.scored))
     if summary.skipped:  # a fresh run skips nothing: the line would only be noise there

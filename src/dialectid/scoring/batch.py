@@ -1,7 +1,7 @@
 """Batch scoring: many recordings, one bundle, local processes or a Ray cluster.
 
-Rows come back in input order whatever the engine, one per path; one bad file becomes an
-`error` row and the run goes on; a path already scored with the same audio (sha256) and bundle
+Rows (`Row`: a path and its `Analysis`, or the `RowError` that stopped it) come back in input
+order whatever the engine, one per path; one bad file becomes an `error` row and the run goes on; a path already scored with the same audio (sha256) and bundle
 is skipped. A worker process that dies (killed, or out of memory) is replaced; the files it had
 in hand are retried one at a time, and a file whose worker dies again becomes an `error` row.
 """
@@ -11,19 +11,24 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dialectid.audio import AudioError
 from dialectid.audio.formats import SUFFIXES
 from dialectid.audio.source import regular_file, sha256_file
 from dialectid.errors import DialectidError
 from dialectid.models.base import THREADS_ENV
-from dialectid.scoring.analysis import ANSWERED
+from dialectid.scoring.analysis import ANSWERED, Analysis
 from dialectid.scoring.config import ScoringConfig
-from dialectid.scoring.results import ResultsFile, open_reports, write_report
+from dialectid.scoring.results import ResultsFile, Row, RowError, StdoutResults, open_reports, write_report
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from dialectid.models.bundle import Bundle
 
 WORKER_DIED = "the worker process died while scoring this file (killed, or out of memory), also when retried alone"
 
@@ -85,26 +90,29 @@ def _checked(path: Path) -> Item:
     return Item(str(path))
 
 
-def error_row(path: str, message: str, kind: str, bundle_sha256: str) -> dict[str, Any]:
-    return {"path": path, "status": "error", "error": message, "error_type": kind,
-            "model": {"bundle_sha256": bundle_sha256}}  # fmt: skip
+def error_row(path: str, message: str, error_type: str, bundle_sha256: str) -> Row:
+    return Row(path, RowError(message, error_type, bundle_sha256))
 
 
 class Worker:
-    """Holds one loaded bundle and scorer; analyses one path at a time, never raises."""
+    """Holds one loaded bundle and scorer; analyses one path at a time, never raises.
 
-    def __init__(self, job: Job) -> None:
+    Worker processes and Ray actors load the bundles of `job`; the one local worker of a run with
+    `--workers 1` is handed the caller's, already loaded and verified (`loaded`)."""
+
+    def __init__(self, job: Job, loaded: tuple[Bundle, Bundle | None] | None = None) -> None:
         from dialectid.models.bundle import load_model
         from dialectid.scoring.scorer import Scorer
 
-        os.environ[THREADS_ENV] = str(job.threads)  # before the model builds its thread pool
-        self.bundle = load_model(job.model)
-        dialect = load_model(job.dialect_model) if job.dialect_model else None
+        if loaded is None:
+            os.environ[THREADS_ENV] = str(job.threads)  # before the model builds its thread pool
+            loaded = load_model(job.model), load_model(job.dialect_model) if job.dialect_model else None
+        self.bundle, dialect = loaded
         self.scorer = Scorer(self.bundle, ScoringConfig.model_validate_json(job.config_json), dialect)
 
-    def run(self, path: str) -> dict[str, Any]:
+    def run(self, path: str) -> Row:
         try:
-            return {"path": path, **self.scorer.analyse(path).to_dict()}
+            return Row(path, self.scorer.analyse(path))
         except AudioError as error:
             return error_row(path, error.message, type(error).__name__, self.bundle.sha256)
         except DialectidError as error:
@@ -134,14 +142,17 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _run_in_process(path: str) -> dict[str, Any]:
+def _run_in_process(path: str) -> Row:
     assert _WORKER is not None
     return _WORKER.run(path)
 
 
-def local_engine(paths: list[str], job: Job, workers: int) -> Iterator[dict[str, Any]]:
+def local_engine(paths: list[str], job: Job, workers: int,
+                 loaded: tuple[Bundle, Bundle | None] | None = None) -> Generator[Row, None, None]:  # fmt: skip
+    """Rows of `paths` from this process (one worker, on the bundles `loaded` where given) or
+    from `workers` processes, each of which loads them itself."""
     if workers <= 1:
-        yield from map(Worker(job).run, paths)
+        yield from map(Worker(job, loaded).run, paths)
         return
     yield from _ProcessPool(job, workers).rows(paths)
 
@@ -153,7 +164,7 @@ class _ProcessPool:
         self.job, self.workers = job, workers
         self.pool = self._new_pool()
 
-    def _new_pool(self):
+    def _new_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -162,8 +173,9 @@ class _ProcessPool:
             self.workers, mp_context=context, initializer=_init_process, initargs=(self.job, os.getpid())
         )
 
-    def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
-        todo, window = deque(paths), deque()
+    def rows(self, paths: list[str]) -> Iterator[Row]:
+        todo: deque[str] = deque(paths)
+        window: deque[tuple[str, Future[Row]]] = deque()
         try:
             while todo or window:
                 if not self._fill(todo, window):  # a worker died after its last row came back
@@ -178,7 +190,7 @@ class _ProcessPool:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _fill(self, todo: deque, window: deque) -> bool:
+    def _fill(self, todo: deque[str], window: deque[tuple[str, Future[Row]]]) -> bool:
         """Keep two files per worker in flight; False when the pool turned out broken (the file
         stays first in `todo`)."""
         while todo and len(window) < 2 * self.workers:
@@ -188,7 +200,7 @@ class _ProcessPool:
             window.append((todo.popleft(), future))
         return True
 
-    def _submit(self, path: str):
+    def _submit(self, path: str) -> Future[Row] | None:
         """The file's future, or None where the pool is already broken (a worker died between files)."""
         from concurrent.futures.process import BrokenProcessPool
 
@@ -197,7 +209,7 @@ class _ProcessPool:
         except BrokenProcessPool:
             return None
 
-    def _recover(self, window: deque) -> Iterator[dict[str, Any]]:
+    def _recover(self, window: deque[tuple[str, Future[Row]]]) -> Iterator[Row]:
         """The pool broke: start a new one, and retry alone each file that had not finished."""
         held = [(path, future.result() if _succeeded(future) else None) for path, future in window]
         window.clear()
@@ -205,7 +217,7 @@ class _ProcessPool:
         for path, row in held:
             yield row if row is not None else self._alone(path)
 
-    def _alone(self, path: str) -> dict[str, Any]:
+    def _alone(self, path: str) -> Row:
         future = self._submit(path)
         if future is None:  # broken before the file reached a worker: it has not been tried yet
             self._renew()
@@ -220,7 +232,7 @@ class _ProcessPool:
         self.pool = self._new_pool()
 
 
-def _succeeded(future) -> bool:
+def _succeeded(future: Future[Row]) -> bool:
     """Wait for `future`; False when its worker process died (the pool is then broken)."""
     from concurrent.futures.process import BrokenProcessPool
 
@@ -231,7 +243,7 @@ def _succeeded(future) -> bool:
     return True
 
 
-def ray_engine(paths: list[str], job: Job, workers: int, address: str | None) -> Iterator[dict[str, Any]]:
+def ray_engine(paths: list[str], job: Job, workers: int, address: str | None) -> Generator[Row, None, None]:
     """The same work on Ray actors (one loaded scorer each); results in input order.
 
     A Ray started here is stopped when the run ends, and by a reaper process if this one is killed.
@@ -294,6 +306,15 @@ def _actors(workers: int) -> int:
     return max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))
 
 
+class _Submitted(NamedTuple):
+    """A file handed to a Ray actor: `ref` is its result to come."""
+
+    path: str
+    slot: int
+    actor: Any  # a Ray actor handle: a proxy whose methods Ray makes at run time
+    ref: Any  # a Ray ObjectRef of the file's Row
+
+
 class _RayActors:
     """One scorer per actor; an actor that dies is replaced and its file retried once."""
 
@@ -301,22 +322,22 @@ class _RayActors:
         import ray
 
         self.job, self.remote = job, ray.remote(num_cpus=1)(Worker)
-        self.actors = [self.remote.remote(job) for _ in range(workers)]
+        self.actors: list[Any] = [self.remote.remote(job) for _ in range(workers)]
 
-    def rows(self, paths: list[str]) -> Iterator[dict[str, Any]]:
-        window: deque = deque()
+    def rows(self, paths: list[str]) -> Iterator[Row]:
+        window: deque[_Submitted] = deque()
         for i, path in enumerate(paths):
             window.append(self._submit(path, i % len(self.actors)))
             if len(window) >= 2 * len(self.actors):
-                yield self._get(*window.popleft())
+                yield self._get(window.popleft())
         while window:
-            yield self._get(*window.popleft())
+            yield self._get(window.popleft())
 
-    def _submit(self, path: str, slot: int) -> tuple:
+    def _submit(self, path: str, slot: int) -> _Submitted:
         actor = self.actors[slot]
-        return path, slot, actor, actor.run.remote(path)
+        return _Submitted(path, slot, actor, actor.run.remote(path))
 
-    def _replace(self, slot: int, dead) -> None:
+    def _replace(self, slot: int, dead: Any) -> None:
         """A new actor for a dead one, where the cluster has a CPU for it; otherwise (its node is
         gone) the slot shares a surviving actor instead of waiting for a CPU that may never come."""
         import ray
@@ -329,16 +350,18 @@ class _RayActors:
         else:
             self.actors[slot] = self.remote.remote(self.job)
 
-    def _get(self, path: str, slot: int, actor, ref, retried: bool = False) -> dict[str, Any]:
+    def _get(self, submitted: _Submitted, retried: bool = False) -> Row:
         import ray
 
         try:
-            return ray.get(ref)
+            row: Row = ray.get(submitted.ref)
+            return row
         except ray.exceptions.RayActorError:
-            self._replace(slot, actor)
+            path, slot = submitted.path, submitted.slot
+            self._replace(slot, submitted.actor)
             if retried:
                 return error_row(path, f"{path}: {WORKER_DIED}", "WorkerDiedError", self.job.bundle_sha256)
-            return self._get(*self._submit(path, slot), retried=True)
+            return self._get(self._submit(path, slot), retried=True)
 
 
 @dataclass
@@ -352,7 +375,7 @@ class Summary:
     seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
     top_labels: dict[str, int] = field(default_factory=dict)
-    failures: list[dict[str, str]] = field(default_factory=list)
+    failures: list[Row] = field(default_factory=list)  # the error rows
 
     @property
     def failed(self) -> int:
@@ -362,71 +385,78 @@ class Summary:
     def scored(self) -> int:
         return self.files - self.failed
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: Row) -> None:
         self.files += 1
-        self.seconds += row.get("audio", {}).get("duration_s", 0.0)
-        self.statuses[row["status"]] = self.statuses.get(row["status"], 0) + 1
-        if row["status"] == "error":
-            self.failures.append({"path": row["path"], "error_type": row.get("error_type", ""),
-                                  "error": row.get("error", "")})  # fmt: skip
-        if row.get("top_label") and row["status"] in ANSWERED:
-            self.top_labels[row["top_label"]] = self.top_labels.get(row["top_label"], 0) + 1
+        self.statuses[row.status] = self.statuses.get(row.status, 0) + 1
+        result = row.result
+        if isinstance(result, RowError):
+            self.failures.append(row)
+            return
+        self.seconds += result.audio.duration_s
+        if result.top_label and result.status in ANSWERED:
+            self.top_labels[result.top_label] = self.top_labels.get(result.top_label, 0) + 1
 
     def to_dict(self, total: int, interrupted: bool = False) -> dict[str, Any]:
         """The counts as `--summary-json` writes them."""
         return {"total": total, "scored": self.scored, "skipped": self.skipped, "failed": self.failed,
                 "not_reached": total - self.files - self.skipped, "interrupted": interrupted,
                 "hours_of_audio": round(self.seconds / 3600, 6), "statuses": dict(sorted(self.statuses.items())),
-                "top_labels": dict(sorted(self.top_labels.items())), "failures": self.failures}  # fmt: skip
+                "top_labels": dict(sorted(self.top_labels.items())),
+                "failures": [{"path": row.path, "error_type": error.error_type, "error": error.message}
+                             for row in self.failures if isinstance(error := row.result, RowError)]}  # fmt: skip
 
 
 def run_batch(
     items: list[Item],
-    model: str,
+    bundle: Bundle,
     config: ScoringConfig,
-    results: ResultsFile | None,
-    bundle_sha256: str,
+    results: ResultsFile | StdoutResults | None,
     engine: str = "local",
     workers: int = 1,
     address: str | None = None,
     reports: Path | None = None,
-    on_row: Callable[[dict[str, Any]], None] = lambda _: None,
-    dialect_model: str | None = None,
+    on_row: Callable[[Row], None] = lambda _: None,
+    dialect: Bundle | None = None,
     on_skip: Callable[[str], None] = lambda _: None,
     summary: Summary | None = None,
 ) -> Summary:
-    """Score `items`, writing each row as it arrives, in the order of `items`; returns the counts
-    (in `summary`, where given). `on_skip` hears of each path already in the results, before any
-    file is scored. With `dialect_model`, its dialect head splits the top language where it is the
-    head's parent."""
+    """Score `items` with `bundle` (loaded from its folder, which every worker process and Ray
+    actor loads again; one local worker uses it as it is), writing each row as it arrives, in the
+    order of `items`; returns the counts (in `summary`, where given). `on_skip` hears of each path
+    already in the results, before any file is scored. With `dialect`, its dialect head splits
+    the top language where it is the head's parent."""
+    if bundle.path is None or (dialect is not None and dialect.path is None):
+        raise ValueError("batch workers load their bundles from disk: save the bundle first")
     if reports is not None:
         config.require_unique_registration()  # before anything is scored
         open_reports(reports)
     summary = Summary() if summary is None else summary
     plan: list[Item | None] = []  # None: already in the results
     for item in items:
-        skip = item.error is None and results is not None and _already_scored(item.path, bundle_sha256, results)
+        skip = item.error is None and results is not None and _already_scored(item.path, bundle.sha256, results)
         plan.append(None if skip else item)
         summary.skipped += skip
         if skip:
             on_skip(item.path)
     todo = [item.path for item in plan if item is not None and item.error is None]
     threads = 1 if engine == "ray" else max(1, len(os.sched_getaffinity(0)) // max(1, workers))  # a CPU per Ray actor
-    job = Job(model, config.model_dump_json(exclude_unset=True), bundle_sha256, threads,  # unset stays "the model's"
-              dialect_model)  # fmt: skip
-    scored = ray_engine(todo, job, workers, address) if engine == "ray" else local_engine(todo, job, workers)
+    job = Job(str(bundle.path), config.model_dump_json(exclude_unset=True), bundle.sha256, threads,  # unset stays "the model's"
+              None if dialect is None else str(dialect.path))  # fmt: skip
+    scored = (ray_engine(todo, job, workers, address) if engine == "ray"
+              else local_engine(todo, job, workers, (bundle, dialect)))  # fmt: skip
     try:
-        for item in plan:
-            if item is None:
+        for planned in plan:
+            if planned is None:
                 continue
-            row = error_row(item.path, item.error, item.kind, bundle_sha256) if item.error else next(scored)
+            row = (error_row(planned.path, planned.error, planned.kind, bundle.sha256) if planned.error is not None
+                   else next(scored))  # fmt: skip
             _emit(row, results, reports, summary, on_row)
     finally:
         scored.close()  # stops the workers (and a Ray started here) also when interrupted
     return summary
 
 
-def _already_scored(path: str, bundle_sha256: str, results: ResultsFile) -> bool:
+def _already_scored(path: str, bundle_sha256: str, results: ResultsFile | StdoutResults) -> bool:
     """Whether `path` has a result of this bundle for its current bytes (hashed only when it has one)."""
     known = results.scored_sha256(path, bundle_sha256)
     try:
@@ -435,12 +465,13 @@ def _already_scored(path: str, bundle_sha256: str, results: ResultsFile) -> bool
         return False  # the worker will report the precise error
 
 
-def _emit(row, results, reports, summary, on_row) -> None:
+def _emit(row: Row, results: ResultsFile | StdoutResults | None, reports: Path | None, summary: Summary,
+          on_row: Callable[[Row], None]) -> None:  # fmt: skip
     with _signals_held():
         if results is not None:
             results.write(row)
-        if reports is not None and row["status"] != "error":
-            write_report(reports, row)
+        if reports is not None and isinstance(row.result, Analysis):
+            write_report(reports, row.result)
         summary.add(row)
     on_row(row)
 

@@ -38,12 +38,65 @@ from typing import Any
 from dialectid.errors import DialectidError
 from dialectid.jsonlines import json_line, print_json
 from dialectid.paths import not_a_file
+from dialectid.scoring.analysis import Analysis
 
 CSV_FIXED = ("path", "registration_number", "status", "top_label", "top_probability", "speech_s", "duration_s",
              "sha256", "bundle_sha256", "flags", "error")  # fmt: skip
 CSV_LAST = ("error_type",)  # after the p:<label> columns: columns added later go last, the old keep their places
 _ENCODING = {"encoding": "utf-8", "errors": "surrogateescape"}  # bytes of undecodable paths survive
 SUPERSEDED = "superseded"  # the status of a row a later row of the same path replaced (until compaction)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why a path has no analysis: the one-line message, the name of the error's type (an
+    `AudioError` subclass, `WorkerDiedError`, ...), and the bundle that was asked."""
+
+    message: str
+    error_type: str
+    bundle_sha256: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input path of a batch run and what became of it: its `Analysis`, or the `RowError`
+    that stopped it. `to_dict` is its line in a results file.
+
+    >>> row = Row("a.wav", RowError("a.wav: no such file", "FileAccessError", "cd" * 32))
+    >>> row.status, row.analysis, row.error.error_type, row.to_dict()["error_type"]
+    ('error', None, 'FileAccessError', 'FileAccessError')
+    """
+
+    path: str
+    result: Analysis | RowError
+
+    @property
+    def status(self) -> str:
+        """The analysis's status, or `error`."""
+        return "error" if isinstance(self.result, RowError) else self.result.status
+
+    @property
+    def analysis(self) -> Analysis | None:
+        return self.result if isinstance(self.result, Analysis) else None
+
+    @property
+    def error(self) -> RowError | None:
+        return self.result if isinstance(self.result, RowError) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row's JSON form: the path, then the analysis's own JSON, or the error's fields."""
+        if isinstance(self.result, Analysis):
+            return {"path": self.path, **self.result.to_dict()}
+        return {"path": self.path, "status": "error", "error": self.result.message,
+                "error_type": self.result.error_type, "model": {"bundle_sha256": self.result.bundle_sha256}}  # fmt: skip
+
+    def _identity(self) -> dict[str, str]:
+        """What a resumed run needs to know of the row (`Stored`)."""
+        if isinstance(self.result, Analysis):
+            sha256, bundle_sha256 = self.result.audio.sha256, self.result.model.bundle_sha256
+        else:
+            sha256, bundle_sha256 = "", self.result.bundle_sha256
+        return {"path": self.path, "status": self.status, "sha256": sha256, "bundle_sha256": bundle_sha256}
 
 
 class ResultsError(DialectidError):
@@ -66,12 +119,11 @@ def open_reports(folder: Path) -> None:
                            "write") from None  # fmt: skip
 
 
-def write_report(folder: Path, row: dict[str, Any]) -> None:
+def write_report(folder: Path, analysis: Analysis) -> None:
     """One analysis as `<registration number>.json`; it never names the recording's file."""
-    analysis = {k: v for k, v in row.items() if k != "path"}
-    target = folder / f"{row['registration_number']}.json"
+    target = folder / f"{analysis.registration_number}.json"
     try:
-        target.write_text(json.dumps(analysis, indent=2) + "\n")
+        target.write_text(json.dumps(analysis.to_dict(), indent=2) + "\n")
     except OSError as error:
         raise ReportsError(f"{target}: cannot write the report ({error.strerror or error}); the results so far "
                            "are kept: free space or fix the folder, then run again") from None  # fmt: skip
@@ -84,8 +136,8 @@ class StdoutResults:
     def scored_sha256(self, path: str, bundle_sha256: str) -> str | None:
         return None
 
-    def write(self, row: dict[str, Any]) -> None:
-        print_json(row)
+    def write(self, row: Row) -> None:
+        print_json(row.to_dict())
 
     def __enter__(self) -> StdoutResults:
         return self
@@ -130,20 +182,19 @@ class ResultsFile:
     def scored_sha256(self, path: str, bundle_sha256: str) -> str | None:
         """The sha256 of the bytes `path` had when this bundle scored it, if its row is a result."""
         stored = self.rows.get(path)
-        ok = stored is not None and stored.status != "error" and stored.bundle_sha256 == bundle_sha256
-        return stored.sha256 if ok else None
+        if stored is None or stored.status == "error" or stored.bundle_sha256 != bundle_sha256:
+            return None
+        return stored.sha256
 
-    def write(self, row: dict[str, Any]) -> None:
+    def write(self, row: Row) -> None:
         """Append `row`; an older row of its path is then marked superseded where it stands."""
-        text = self._csv_line(self._flatten(row)) if self.csv else json_line(row)
-        older = self.rows.get(row["path"])
+        text = self._csv_line(_flatten(row)) if self.csv else json_line(row.to_dict())
+        older = self.rows.get(row.path)
         with _writing(self.path):
             start, end = self._append(text)
-            audio, model = row.get("audio", {}), row.get("model", {})
-            self._remember({"path": row["path"], "status": row["status"], "sha256": audio.get("sha256", ""),
-                            "bundle_sha256": model.get("bundle_sha256", "")}, start, end)  # fmt: skip
+            self.rows[row.path] = _stored(row._identity(), start, end)  # in the older row's place
             if older is not None:
-                self._supersede(row["path"], older)
+                self._supersede(row.path, older)
 
     def close(self) -> None:
         """Keep the newest row per path (rewriting the file if a path has older rows), then unlock."""
@@ -164,18 +215,19 @@ class ResultsFile:
         """Read every whole row, cut a partial last one, keep the newest row per path."""
         data = self.path.read_bytes()
         complete, older = 0, []
+        placed: dict[str, Stored | None] = {}  # None: so far only a superseded row
         for fields, start, end in self._csv_records(data) if self.csv else self._json_records(data):
             if self.csv and start == 0:
                 if fields != self.columns:
                     raise ResultsError(f"{self.path}: written for other labels or by another version; use a new file")
             elif fields.get("status") == SUPERSEDED:  # its place is the path's place, as if unmarked
-                self.rows.setdefault(fields.get("path", ""), None)  # type: ignore[arg-type]
+                placed.setdefault(fields.get("path", ""), None)
             else:
-                if (known := self.rows.get(fields.get("path", ""))) is not None:
+                if (known := placed.get(fields.get("path", ""))) is not None:
                     older.append((fields.get("path", ""), known))
-                self._remember(fields, start, end)
+                placed[fields.get("path", "")] = _stored(fields, start, end)  # in the older row's place
             complete = end
-        self.rows = {path: stored for path, stored in self.rows.items() if stored is not None}
+        self.rows = {path: stored for path, stored in placed.items() if stored is not None}
         if complete < len(data):
             with self.path.open("r+b") as stream:
                 stream.truncate(complete)
@@ -237,11 +289,6 @@ class ResultsFile:
         except csv.Error:
             return  # a last row cut off inside a quoted field
 
-    def _remember(self, row: dict[str, Any], start: int, end: int) -> None:
-        """The newest row of a path replaces its older one, in the older one's place."""
-        self.rows[row.get("path", "")] = Stored(start, end, row.get("status", ""), row.get("sha256", ""),
-                                                row.get("bundle_sha256", ""))  # fmt: skip
-
     def _compact(self) -> None:
         """Rewrite the file with only the newest row per path, if it holds any other rows. Where that
         cannot be done (a full disk), the copy is removed and the file stays as it is: whole, its
@@ -300,18 +347,30 @@ class ResultsFile:
     def _csv_line(self, values: dict[str, Any]) -> str:
         return _csv_text([values.get(c, "") for c in self.columns])
 
-    def _flatten(self, row: dict[str, Any]) -> dict[str, Any]:
-        flat = {
-            "path": row["path"], "registration_number": row.get("registration_number", ""), "status": row["status"],
-            "top_label": row.get("top_label") or "", "top_probability": row.get("top_probability") or "",
-            "speech_s": row.get("speech_s", ""), "duration_s": row.get("audio", {}).get("duration_s", ""),
-            "sha256": row.get("audio", {}).get("sha256", ""), "bundle_sha256": row.get("model", {}).get("bundle_sha256", ""),
-            "flags": ";".join(row.get("quality", {}).get("flags", [])), "error": row.get("error", ""),
-            "error_type": row.get("error_type", ""),
-        }  # fmt: skip
-        for item in row.get("probabilities", []):
-            flat[f"p:{item['label']}"] = item["probability"]
-        return flat
+
+def _flatten(row: Row) -> dict[str, Any]:
+    """The CSV columns of `row` (the `p:<label>` ones only where it has probabilities)."""
+    result = row.result
+    if isinstance(result, RowError):
+        return {"path": row.path, "status": "error", "bundle_sha256": result.bundle_sha256, "error": result.message,
+                "error_type": result.error_type}  # fmt: skip
+    flat: dict[str, Any] = {
+        "path": row.path, "registration_number": result.registration_number, "status": result.status,
+        "top_label": result.top_label or "", "top_probability": _blank_if_none(result.top_probability),
+        "speech_s": result.speech_s, "duration_s": result.audio.duration_s, "sha256": result.audio.sha256,
+        "bundle_sha256": result.model.bundle_sha256, "flags": ";".join(result.quality.flags),
+    }  # fmt: skip
+    for item in result.probabilities:
+        flat[f"p:{item.label}"] = item.probability
+    return flat
+
+
+def _blank_if_none(value: float | None) -> float | str:
+    return "" if value is None else value
+
+
+def _stored(fields: dict[str, Any], start: int, end: int) -> Stored:
+    return Stored(start, end, fields.get("status", ""), fields.get("sha256", ""), fields.get("bundle_sha256", ""))
 
 
 def _csv_text(fields: list[Any]) -> str:
