@@ -75,7 +75,7 @@ def test_pseudonyms_carry_no_identity(tmp_path_factory, name):
 def test_recordings_are_stored_unchanged_by_content(store, recordings):
     case = store.new_case("A B", "1990-01-01", None, "clerk")
     facts = store.add_recording(case.reference, recordings[0], "officer", "clerk")
-    stored = store.recording_path(facts["sha256"])
+    stored = store.recordings.path(facts["sha256"])
     assert stored.read_bytes() == recordings[0].read_bytes() and stored.name == facts["sha256"]
     assert recordings[0].name not in str(stored)
     with pytest.raises(CaseError, match="already in case"):
@@ -123,7 +123,7 @@ def test_a_crash_between_analysis_and_report_is_completed_without_duplicates(sto
     case = store.new_case("A B", "1990-01-01", None, "clerk")
     store.add_recording(case.reference, recordings[0], "officer", "clerk")
     (recording,) = store.pending(case.reference, bundle.sha256)
-    analysis = Scorer(bundle).analyse(store.recording_path(recording.sha256))
+    analysis = Scorer(bundle).analyse(store.recordings.path(recording.sha256))
     store.store_analysis(case.reference, recording, analysis, "analyst")  # ... and the process dies here
     outcome = analyse_case(store, case.reference, bundle, "analyst")
     assert outcome.analysed == [] and outcome.reports == [analysis.registration_number]

@@ -21,8 +21,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from dialectid.casefile import CaseStore
+from dialectid.casefile.audit import event_hash
 from dialectid.casefile.schema import AnalysisRow, AuditEvent, Report
-from dialectid.casefile.store import event_hash
 from dialectid.casefile.workflow import analyse_case
 from dialectid.cli import app
 from dialectid.keys import digest
@@ -144,7 +144,7 @@ def test_an_analysis_stored_without_its_model_facts_is_reported_only_by_its_own_
     case = store.new_case("A B", "1990-01-01", None, "clerk")
     store.add_recording(case.reference, recordings[0], "officer", "clerk")
     (recording,) = store.pending(case.reference, fast.sha256)
-    old = Scorer(fast).analyse(store.recording_path(recording.sha256))
+    old = Scorer(fast).analyse(store.recordings.path(recording.sha256))
     store.store_analysis(case.reference, recording, old, "analyst")  # no model facts: an older version
     outcome = analyse_case(store, case.reference, accurate, "analyst")
     assert old.registration_number not in outcome.reports and len(outcome.reports) == 1  # accurate's own analysis

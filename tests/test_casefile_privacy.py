@@ -283,7 +283,7 @@ def test_a_store_opened_from_python_creates_private_files(shared, recordings):
     assert stat.S_IMODE((shared / "home").stat().st_mode) == 0o700
     assert stat.S_IMODE((shared / "home" / "recordings").stat().st_mode) == 0o700
     assert loose(shared / "home" / "casefile.db") == 0
-    assert stat.S_IMODE(store.recording_path(sha256).stat().st_mode) == 0o400
+    assert stat.S_IMODE(store.recordings.path(sha256).stat().st_mode) == 0o400
     assert make_private(shared / "home") is None
 
 
@@ -307,7 +307,7 @@ def test_a_changed_recording_is_not_analysed_and_the_failure_is_audited(backend,
     store = CaseStore(url, root=home)
     case = store.new_case(NAME, DOB, None, "clerk")
     sha256 = store.add_recording(case.reference, recordings[0], "officer", "clerk")["sha256"]
-    tamper(store.recording_path(sha256), how, recordings[1])
+    tamper(store.recordings.path(sha256), how, recordings[1])
     analysed = dialectid(home, "case", "analyse", case.reference, "--model", stats_bundle, url=url)
     assert analysed.returncode == 1 and "0 analysed, 0 reports attached" in analysed.stdout, analysed.stderr
     assert analysed.stderr.count("\n") == 1 and analysed.stderr.startswith(f"error: recording {sha256[:12]}")
@@ -320,7 +320,7 @@ def test_a_changed_recording_is_not_analysed_and_the_failure_is_audited(backend,
     assert store.verify_audit()[1] is None
     with pytest.raises(RecordingIntegrityError, match="does not match its sha256"):
         store.verified_recording(case.reference, sha256, "clerk")
-    store.recording_path(sha256).unlink()
+    store.recordings.path(sha256).unlink()
     with pytest.raises(RecordingIntegrityError, match="is missing"):
         store.verified_recording(case.reference, sha256, "clerk")
     assert [e["action"] for e in store.events(case.reference)].count("recording integrity failed") == 3
@@ -371,7 +371,7 @@ def test_the_web_view_says_why_an_analysis_failed_and_serves_no_changed_audio(wo
     anna, case = browser("anna"), world.cases["colin"]
     # a recording to analyse (analyses are never deleted, so not one analysed already), changed on disk
     recording = world.store.add_recording(case, world.recordings[2], "officer", "test")
-    tamper(world.store.recording_path(recording["sha256"]), "xor", world.recordings[0])
+    tamper(world.store.recordings.path(recording["sha256"]), "xor", world.recordings[0])
     answer = anna.post(f"/api/cases/{case}/analyses", headers={"X-CSRF-Token": page_csrf(anna)})
     assert answer.status_code == 202, answer.text
     job = wait_for_job(anna, answer.json()["id"])

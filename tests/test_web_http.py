@@ -375,8 +375,8 @@ def test_upload_file_names_are_never_used(world, client, tmp_path):
         answer = browser.post(f"/api/cases/{case}/recordings", headers={"X-CSRF-Token": token},
                               files={"recording": (name, audio, "audio/wav")})  # fmt: skip
         assert answer.status_code == 202, answer.text
-        stored = world.store.recording_path(answer.json()["sha256"])
-        assert stored.read_bytes() == audio and stored.parent.parent == world.store.recordings_dir
+        stored = world.store.recordings.path(answer.json()["sha256"])
+        assert stored.read_bytes() == audio and stored.parent.parent == world.store.recordings.folder
         wait_for_job(browser, answer.json()["job"]["id"])
     everything = [p.name for p in world.store.root.rglob("*")] + [p.name for p in tmp_path.parent.rglob("*")]
     assert not {"evil.wav", "passwd", "win.ini"} & set(everything)

@@ -67,7 +67,7 @@ class Accounts:
                         locked_until=None, created_at=now())  # fmt: skip
             session.add(user)
             session.flush()
-            self.store.audit(session, actor, "user added", None, user=name, role=role)
+            self.store.chain.append(session, actor, "user added", None, user=name, role=role)
             return Account.of(user)
 
     def credentials(self, name: str) -> tuple[Account, str] | None:
@@ -98,7 +98,7 @@ class Accounts:
             user.active = active
             if not active:
                 self._end_sessions(session, user.id)
-            self.store.audit(session, actor, "user activated" if active else "user deactivated", None, user=name)
+            self.store.chain.append(session, actor, "user activated" if active else "user deactivated", None, user=name)
             return Account.of(user)
 
     def set_password(self, name: str, password_hash: str, actor: str) -> None:
@@ -106,7 +106,7 @@ class Accounts:
             user = self._user(session, name)
             user.password_hash = password_hash
             self._end_sessions(session, user.id)
-            self.store.audit(session, actor, "password set", None, user=name)
+            self.store.chain.append(session, actor, "password set", None, user=name)
 
     def rehash(self, user_id: int, password_hash: str) -> None:
         """Store a stronger hash of the same password (after a login); not a security event."""
@@ -128,8 +128,9 @@ class Accounts:
         actor = account.name if account else ANONYMOUS
         reason = "wrong password" if account else "unknown or inactive user"
         details = {"reason": reason, "attempts": attempts} | ({"client": client} if client else {})
+        details |= {"since": since} if since else {}
         with self.store.transaction() as session:
-            self.store.audit(session, actor, "login failed", None, **details, **({"since": since} if since else {}))
+            self.store.chain.append(session, actor, "login failed", None, **details)
 
     def open_session(self, account: Account, token_sha256: str, lifetime: timedelta) -> datetime:
         """A successful login: store the session; returns when it expires."""
@@ -138,7 +139,7 @@ class Accounts:
             user = session.get(User, account.id)
             expires = now() + lifetime
             session.add(WebSession(id=token_sha256, user_id=user.id, created_at=now(), expires_at=expires))
-            self.store.audit(session, user.name, "logged in", None)
+            self.store.chain.append(session, user.name, "logged in", None)
             return expires
 
     def session_account(self, token_sha256: str) -> Account | None:
@@ -154,7 +155,7 @@ class Accounts:
         with self.store.transaction() as session:
             session.execute(update(WebSession).where(WebSession.id == token_sha256, WebSession.ended_at.is_(None))
                             .values(ended_at=now()))  # fmt: skip
-            self.store.audit(session, actor, "logged out", None)
+            self.store.chain.append(session, actor, "logged out", None)
 
     def _end_sessions(self, session, user_id: int) -> None:
         session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))

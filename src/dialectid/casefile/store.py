@@ -1,50 +1,41 @@
 """The case file store: SQLite by default, PostgreSQL by URL; every operation one transaction,
-every change an event in a hash-chained, append-only audit log.
+every change an event in a hash-chained, append-only audit log (`audit`).
 
 Home: DIALECTID_HOME (default ~/.local/share/dialectid) holds casefile.db, recordings/ (the
-original files, content-addressed by sha256, never renamed after their owner) and keys/.
+original files, `recordings`) and keys/. Everything the web view and the CLI do with the case
+file goes through `CaseStore`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
-import json
 import os
 import secrets
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dialectid.casefile.audit import AuditChain, analysis_records, attached_reports
+from dialectid.casefile.errors import CaseError, RecordingIntegrityError
 from dialectid.casefile.integrity import (
-    HEAD_FILE,
     AuditVerdict,
-    Walk,
-    advance_head,
     analysis_gone,
     analysis_problem,
-    head_problem,
     integrity_status,
-    read_anchor,
-    read_head,
     report_gone,
     report_status,
-    walk,
 )
+from dialectid.casefile.recordings import RecordingFiles, integrity_error
 from dialectid.casefile.schema import (
     AnalysisRow,
-    AuditEvent,
     Case,
     Feedback,
     Identity,
@@ -53,26 +44,13 @@ from dialectid.casefile.schema import (
     Subject,
     User,
 )
-from dialectid.errors import DialectidError
-from dialectid.keys import VerificationError, digest, key_file, signing_key, trusted_key
-from dialectid.paths import file_sha256, home
+from dialectid.keys import digest, trusted_key
+from dialectid.paths import home
 
-GENESIS = "0" * 64
+__all__ = ["CASE_STATUSES", "CaseError", "CaseStore", "NewCase", "RecordingIntegrityError", "ReportParts", "now"]
+
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud without confusion
-_CHAIN_LOCK = 727_301  # PostgreSQL advisory lock id that serialises appends to the audit chain
-
-
 ERASED = "(erased)"  # what free text reads after the identity of its case was erased
-TEXT_KEY = "free-text.key"  # keys the digests of free text in the audit log
-
-
-class CaseError(DialectidError):
-    """Unknown case, bad identity data, or another case-file request that cannot be met."""
-
-
-class RecordingIntegrityError(DialectidError):
-    """A stored recording no longer has the bytes it was stored with (changed or damaged on disk,
-    or missing). Not a CaseError: nothing the user asked for is unknown, the store is damaged."""
 
 
 def now() -> datetime:
@@ -141,14 +119,14 @@ class CaseStore:
     def __init__(self, url: str | None = None, root: Path | None = None) -> None:
         self.root = Path(root or home())
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.recordings_dir = self.root / "recordings"
         self.keys_dir = self.root / "keys"
-        for folder in (self.recordings_dir, self.keys_dir):
-            folder.mkdir(mode=0o700, exist_ok=True)
+        self.keys_dir.mkdir(mode=0o700, exist_ok=True)
+        self.recordings = RecordingFiles(self.root / "recordings")
         self.url = url or database_url(self.root)
         self.engine = _engine(self.url)
         _create_private(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.chain = AuditChain(self._sessions, self.engine.dialect.name == "postgresql", self.root, self.keys_dir)
         self.migrate()
 
     # ---- infrastructure ------------------------------------------------------------------------
@@ -170,51 +148,14 @@ class CaseStore:
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One transaction: everything in it happens, or nothing does. Once one that appended to the
-        audit chain has committed, the chain's new head is signed into the data home."""
-        with self._sessions.begin() as session:
-            yield session
-        if "audit_head" in session.info:
-            self._sign_head(*session.info["audit_head"])
-
-    def audit(self, session: Session, actor: str, action: str, case_reference: str | None, **details: Any) -> None:
-        """Append an event to the chain inside `session`'s transaction."""
-        self._lock_chain(session)
-        previous = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-        fields = {"at": datetime.now(UTC).isoformat(timespec="microseconds"), "actor": actor, "action": action,
-                  "case_reference": case_reference, "details": details, "previous_hash": previous}  # fmt: skip
-        appended = AuditEvent(**fields, hash=event_hash(fields))
-        session.add(appended)
-        session.flush()
-        session.info["audit_head"] = (appended.id, appended.hash)
-
-    def _lock_chain(self, session: Session) -> None:
-        """Appends to the chain take turns (SQLite: BEGIN IMMEDIATE has done it already)."""
-        if self.engine.dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-
-    @property
-    def head_path(self) -> Path:
-        """The chain's head signed with the store's key (`integrity`), outside the database."""
-        return self.root / HEAD_FILE
-
-    @cached_property
-    def _head_key(self):
-        return signing_key(self.keys_dir)
-
-    def _sign_head(self, event_id: int, hash_: str) -> None:
-        advance_head(self.head_path, self._head_key, event_id, hash_, self._hash_at)
-
-    def _hash_at(self, event_id: int) -> str | None:
-        with self._sessions.begin() as session:
-            return session.scalar(select(AuditEvent.hash).where(AuditEvent.id == event_id))
+    def transaction(self) -> contextlib.AbstractContextManager[Session]:
+        """One transaction: everything in it happens, or nothing does; the audit chain's head is
+        signed once one that appended to it has committed (`AuditChain.transaction`)."""
+        return self.chain.transaction()
 
     def record(self, actor: str, action: str, case_reference: str | None, **details: Any) -> None:
         """An audit event on its own (a view, a refused access), in a transaction of its own."""
-        with self.transaction() as session:
-            self.audit(session, actor, action, case_reference, **details)
+        self.chain.record(actor, action, case_reference, **details)
 
     # ---- cases -----------------------------------------------------------------------------------
     def new_case(self, name: str, date_of_birth: str, claimed_origin: str | None, actor: str) -> NewCase:
@@ -231,7 +172,7 @@ class CaseStore:
             session.add(Subject(case_id=case.id, pseudonym=pseudonym))
             session.add(Identity(pseudonym=pseudonym, name=name, date_of_birth=date_of_birth,
                                  claimed_origin=claimed_origin or None))  # fmt: skip
-            self.audit(session, actor, "case created", reference, pseudonym=pseudonym)
+            self.chain.append(session, actor, "case created", reference, pseudonym=pseudonym)
         return NewCase(reference, pseudonym)
 
     def case(self, session: Session, reference: str) -> Case:
@@ -269,7 +210,7 @@ class CaseStore:
         results: dict[str, list[dict[str, Any] | None]] = {}
         with self.transaction() as session:
             for reference in references:
-                case, records = self.case(session, reference), _analysis_records(session, reference)
+                case, records = self.case(session, reference), analysis_records(session, reference)
                 query = select(Recording).where(Recording.case_id == case.id).order_by(Recording.id)
                 recordings = session.scalars(query)
                 results[reference] = [_latest_result(session, recording, records) for recording in recordings]
@@ -294,7 +235,7 @@ class CaseStore:
                 if user is None or not user.active or user.role != "caseworker":
                     raise CaseError(f"{user_name!r} is not an active caseworker; cases are assigned to caseworkers")
             case.assigned_to = None if user is None else user.id
-            self.audit(session, actor, "case assigned", reference, assignee=user_name)
+            self.chain.append(session, actor, "case assigned", reference, assignee=user_name)
 
     def set_status(self, reference: str, status: str, actor: str) -> None:
         """Move the case to `status` (open, analysed, closed; a closed case may be reopened)."""
@@ -303,7 +244,7 @@ class CaseStore:
         with self.transaction() as session:
             case = self.case(session, reference)
             if case.status != status:
-                self.audit(session, actor, "status changed", reference, previous=case.status, status=status)
+                self.chain.append(session, actor, "status changed", reference, previous=case.status, status=status)
                 case.status = status
 
     # ---- recordings --------------------------------------------------------------------------------
@@ -312,22 +253,7 @@ class CaseStore:
 
         `recorded_by` is free text: it must not hold identity data. It stays out of the audit log
         (which keeps the row and a keyed digest of the text) and is erased with the identity."""
-        from dialectid.audio import load_recording
-
-        facts = load_recording(path).facts  # refuses non-audio and damaged files with an AudioError
-        stored = self.recording_path(facts.sha256)
-        if not stored.exists():
-            stored.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with (
-                tempfile.NamedTemporaryFile(dir=stored.parent, delete=False) as temporary,
-                Path(path).open("rb") as source,
-            ):
-                shutil.copyfileobj(source, temporary)
-            if hashlib.sha256(Path(temporary.name).read_bytes()).hexdigest() != facts.sha256:
-                os.unlink(temporary.name)
-                raise CaseError(f"{path}: the file changed while it was being stored; add it again")
-            os.chmod(temporary.name, 0o400)
-            os.replace(temporary.name, stored)
+        facts = self.recordings.put(path)  # refuses non-audio and damaged files with an AudioError
         with self.transaction() as session:
             case = self.case(session, reference)
             existing = session.scalar(select(Recording).where(Recording.case_id == case.id,
@@ -340,46 +266,20 @@ class CaseStore:
                             recorded_at=now())  # fmt: skip
             session.add(row)
             session.flush()
-            self.audit(session, actor, "recording added", reference, sha256=facts.sha256, recording=row.id,
-                       recorded_by_hmac=self.text_digest(recorded_by))  # fmt: skip
+            self.chain.append(session, actor, "recording added", reference, sha256=facts.sha256, recording=row.id,
+                              recorded_by_hmac=self.chain.text_digest(recorded_by))  # fmt: skip
         return {"sha256": facts.sha256, "duration_s": round(facts.duration_s, 2), "codec": facts.codec}
-
-    def recording_path(self, sha256: str) -> Path:
-        """Where a recording is stored. To read it, use `verified_recording`."""
-        return self.recordings_dir / sha256[:2] / sha256
 
     def verified_recording(self, reference: str, sha256: str, actor: str) -> Path:
         """The stored recording, once its bytes are checked to hash to `sha256` still. A changed,
         damaged or missing file is a RecordingIntegrityError, and an audit event of its own."""
-        path = self.recording_path(sha256)
-        try:
-            found = file_sha256(path)
-        except FileNotFoundError:
-            found, problem = "missing", "is missing from the store"
-        except OSError as error:
-            found, problem = "unreadable", f"cannot be read ({error.strerror})"
-        else:
-            problem = "does not match its sha256: it was changed or damaged on disk since it was stored"
-        if found != sha256:
-            self._integrity_failed(actor, reference, sha256, found, problem)
-        return path
+        if (failed := self.recordings.problem(sha256)) is not None:
+            self._integrity_failed(actor, reference, sha256, *failed)
+        return self.recordings.path(sha256)
 
     def _integrity_failed(self, actor: str, reference: str, sha256: str, found: str, problem: str) -> None:
         self.record(actor, "recording integrity failed", reference, sha256=sha256, found=found)
-        raise RecordingIntegrityError(f"recording {sha256[:12]}: the stored file {problem}; it was not used "
-                                      "(restore it from a backup; the audit log records the failure)")  # fmt: skip
-
-    def text_digest(self, text: str | None) -> str | None:
-        """What the audit log keeps of free text: an HMAC-SHA256 under a key in keys/, never the text.
-        A plain sha256 would let anyone holding the log confirm a guessed name for good, even after
-        the text itself was erased; this digest can be checked only with the key."""
-        if not text:
-            return None
-        return hmac.new(self._text_key(), text.encode(), "sha256").hexdigest()
-
-    def _text_key(self) -> bytes:
-        """Created on first use, 0600 (`keys.key_file`)."""
-        return bytes.fromhex(key_file(self.keys_dir / TEXT_KEY, lambda: secrets.token_hex(32).encode()).decode())
+        raise integrity_error(sha256, problem)
 
     def recording(self, reference: str, sha256: str) -> Recording:
         """A recording of this case (and of no other) by its sha256."""
@@ -420,7 +320,7 @@ class CaseStore:
                 session.add(row)
                 session.flush()
                 facts = {"model_facts": model_facts} if model_facts is not None else {}
-                self.audit(session, actor, "analysed", reference, registration_number=analysis.registration_number,
+                self.chain.append(session, actor, "analysed", reference, registration_number=analysis.registration_number,
                            sha256=recording.sha256, status=analysis.status, analysis_sha256=digest(row.data),
                            **facts)  # fmt: skip
                 return row.id
@@ -431,15 +331,7 @@ class CaseStore:
         """The details of the audit events that recorded the case's analyses, by registration
         number: each analysis's digest and the facts of the model that made it."""
         with self._sessions.begin() as session:
-            return _analysis_records(session, reference)
-
-    def audit_tip(self) -> dict[str, Any] | None:
-        """The chain's last committed event, as a report's signature carries it; None: no events."""
-        with self._sessions.begin() as session:
-            row = session.execute(
-                select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-            ).first()
-        return None if row is None else {"event": row.id, "hash": row.hash}
+            return analysis_records(session, reference)
 
     def without_report(self, reference: str) -> list[tuple[AnalysisRow, Recording]]:
         with self.transaction() as session:
@@ -457,7 +349,7 @@ class CaseStore:
                 session.add(Report(analysis_id=analysis_id, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(),
                                    signature=signature, created_at=now(), model_facts=model_facts))  # fmt: skip
                 session.flush()
-                self.audit(session, actor, "report attached", reference,
+                self.chain.append(session, actor, "report attached", reference,
                            registration_number=signature["registration_number"],
                            report_sha256=hashlib.sha256(pdf).hexdigest())  # fmt: skip
                 return True
@@ -469,14 +361,14 @@ class CaseStore:
         """The signed PDF of one report of the case (default: the latest); audited as `action`."""
         with self.transaction() as session:
             row = self._report_row(session, reference, registration_number)
-            self.audit(session, actor, action, reference, registration_number=row[0].registration_number)
+            self.chain.append(session, actor, action, reference, registration_number=row[0].registration_number)
             return row[0].registration_number, row[1].pdf
 
     def report_parts(self, reference: str, registration_number: str) -> ReportParts:
         """Everything to show one report again. Not audited: the caller audits the view it serves."""
         with self.transaction() as session:
             analysis, report, recording = self._report_row(session, reference, registration_number)
-            record = _analysis_records(session, reference).get(analysis.registration_number)
+            record = analysis_records(session, reference).get(analysis.registration_number)
             return ReportParts(analysis.registration_number, report.pdf, analysis.data,
                                self.pseudonym(session, self.case(session, reference)),
                                recording.recorded_at.isoformat(timespec="seconds"), report.model_facts,
@@ -503,8 +395,8 @@ class CaseStore:
             case = self.case(session, reference)
             pseudonym = self.pseudonym(session, case)
             recordings = session.scalars(select(Recording).where(Recording.case_id == case.id).order_by(Recording.id))
-            records = _analysis_records(session, reference)
-            attached = _attached_reports(session, reference)
+            records = analysis_records(session, reference)
+            attached = attached_reports(session, reference)
             assignee = session.get(User, case.assigned_to) if case.assigned_to else None
             result = {"reference": case.reference, "status": case.status, "pseudonym": pseudonym,
                       "created_at": case.created_at.isoformat(), "assigned_to": assignee and assignee.name,
@@ -526,7 +418,7 @@ class CaseStore:
                 result["identity"] = None if identity is None else {
                     "name": identity.name, "date_of_birth": identity.date_of_birth,
                     "claimed_origin": identity.claimed_origin}  # fmt: skip
-            self.audit(session, actor, "viewed", reference, identity=with_identity)
+            self.chain.append(session, actor, "viewed", reference, identity=with_identity)
         return result
 
     def add_feedback(self, registration_number: str, author: str, role: str, agrees: bool | None,
@@ -545,9 +437,9 @@ class CaseStore:
                            linguist_outcome=linguist_outcome, comment=comment, created_at=now())  # fmt: skip
             session.add(row)
             session.flush()
-            self.audit(session, author, "feedback given", reference, registration_number=registration_number,
-                       agrees=agrees, feedback=row.id, comment_hmac=self.text_digest(comment),
-                       linguist_outcome_hmac=self.text_digest(linguist_outcome))  # fmt: skip
+            self.chain.append(session, author, "feedback given", reference, registration_number=registration_number,
+                       agrees=agrees, feedback=row.id, comment_hmac=self.chain.text_digest(comment),
+                       linguist_outcome_hmac=self.chain.text_digest(linguist_outcome))  # fmt: skip
 
     def erase_identity(self, reference: str, actor: str) -> str:
         """Delete the identity-map entry and blank the case's free text (who recorded, feedback
@@ -560,10 +452,10 @@ class CaseStore:
             identity = session.get(Identity, pseudonym)
             if identity is not None:
                 session.delete(identity)
-                self.audit(session, actor, "identity erased", reference, pseudonym=pseudonym)
+                self.chain.append(session, actor, "identity erased", reference, pseudonym=pseudonym)
                 blanked = _erase_free_text(session, case)
                 if any(blanked.values()):
-                    self.audit(session, actor, "free text erased", reference, **blanked)
+                    self.chain.append(session, actor, "free text erased", reference, **blanked)
         self._overwrite_erased(reference)
         if identity is None:
             raise CaseError(f"case {reference}: the identity was already erased")
@@ -633,36 +525,24 @@ class CaseStore:
         return verdict.events, verdict.problem
 
     def check_audit(self, anchors: Sequence[Path] = (), public_key: Path | None = None) -> AuditVerdict:
-        """Walk the chain link by link; check that it passes unchanged through the head signed into
-        the data home and through each of `anchors` (exported heads or signed reports kept
-        elsewhere), and that every stored analysis and report is the one its audit event recorded.
-        Names the first problem. Signatures are checked with `public_key` [the store's key]."""
-        head, anchored = None, []
-        try:
-            if public_key or anchors or self.head_path.exists():
-                public = trusted_key(self.keys_dir, public_key)
-                head = read_head(self.head_path, public)
-                anchored = [read_anchor(path, public) for path in anchors]
-        except VerificationError as error:
-            return AuditVerdict(events=0, problem=error.message)
+        """The chain's own check (`AuditChain.check`), then every report's: does its signature still
+        vouch for what the case file holds for it? Names the first problem."""
+        verdict = self.chain.check(anchors, public_key)
+        if verdict.problem is not None:
+            return verdict
+        return replace(verdict, problem=self._report_problem(public_key))
+
+    def _report_problem(self, public_key: Path | None) -> str | None:
+        """The first report whose signature does not vouch for what the case file holds for it (the
+        analysis, the case details, the model facts): what the web view shows as NOT VALID."""
         with self.transaction() as session:
-            self._lock_chain(session)  # nothing is appended while the rows are compared with the chain
-            events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
-            found = walk(events, event_hash, GENESIS)
-            heads = [h for h in (head, *anchored) if h is not None]
-            problem = found.problem or next(filter(None, (head_problem(found, h) for h in heads)), None)
-            digested, undigested, problem = _check_rows(session, found) if problem is None else (0, 0, problem)
             reports = session.execute(select(Case.reference, AnalysisRow.registration_number)
                                       .join(Recording, Recording.case_id == Case.id)
                                       .join(AnalysisRow, AnalysisRow.recording_id == Recording.id)
                                       .join(Report, Report.analysis_id == AnalysisRow.id).order_by(Report.id)).all()  # fmt: skip
-        problem = problem or self._report_problem(reports, public_key)
-        return AuditVerdict(len(events), problem, head, anchored, digested, undigested)
-
-    def _report_problem(self, reports: Sequence[tuple[str, str]], public_key: Path | None) -> str | None:
-        """The first report whose signature does not vouch for what the case file holds for it (the
-        analysis, the case details, the model facts): what the web view shows as NOT VALID."""
-        public = trusted_key(self.keys_dir, public_key) if reports else None
+        if not reports:
+            return None
+        public = trusted_key(self.keys_dir, public_key)
         for reference, number in reports:
             _, status = report_status(reference, self.report_parts(reference, number), public)
             if not status["valid"]:
@@ -670,31 +550,12 @@ class CaseStore:
         return None
 
     def export_head(self) -> bytes:
-        """The signed head file, to keep a copy where this machine cannot change it (signed now if
-        there is none yet: the chain was last written by an older version)."""
-        if not self.head_path.exists():
-            tip = self.audit_tip()
-            if tip is None:
-                raise CaseError("the audit log is empty: there is no head to export yet")
-            self._sign_head(tip["event"], tip["hash"])
-        return self.head_path.read_bytes()
+        """The chain's signed head file (`AuditChain.export_head`)."""
+        return self.chain.export_head()
 
     def events(self, reference: str | None = None) -> list[dict[str, Any]]:
-        with self.transaction() as session:
-            query = select(AuditEvent).order_by(AuditEvent.id)
-            if reference:
-                query = query.where(AuditEvent.case_reference == reference)
-            return [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "case": e.case_reference,
-                     "details": e.details} for e in session.scalars(query)]  # fmt: skip
-
-
-def _analysis_records(session: Session, reference: str) -> dict[str, dict[str, Any]]:
-    events = session.scalars(select(AuditEvent.details).where(AuditEvent.case_reference == reference,
-                                                              AuditEvent.action == "analysed").order_by(AuditEvent.id))  # fmt: skip
-    records: dict[str, dict[str, Any]] = {}
-    for details in events:
-        records.setdefault(details.get("registration_number"), details)
-    return records
+        """The audit events of the case `reference` (None: all), oldest first."""
+        return self.chain.events(reference)
 
 
 def _latest_result(session: Session, recording: Recording, records: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -705,13 +566,6 @@ def _latest_result(session: Session, recording: Recording, records: dict[str, di
     if analysis_problem(row, recording.sha256, records.get(row.registration_number)):
         return {"status": "not_valid", "top_label": None, "top_probability": None}
     return {"status": row.status, "top_label": row.top_label, "top_probability": row.data.get("top_probability")}
-
-
-def _attached_reports(session: Session, reference: str) -> set[str]:
-    """The registration numbers whose report an audit event of the case records as attached."""
-    events = session.scalars(select(AuditEvent.details).where(AuditEvent.case_reference == reference,
-                                                              AuditEvent.action == "report attached"))  # fmt: skip
-    return {details.get("registration_number") for details in events}
 
 
 def _shown(session: Session, analysis: AnalysisRow, has_report: bool, recording_sha256: str,
@@ -745,32 +599,6 @@ def _not_valid(number: str, model: str, has_report: bool, created_at: str, recor
             "integrity": integrity_status(record, problem)}  # fmt: skip
 
 
-def _check_rows(session: Session, found: Walk) -> tuple[int, int, str | None]:
-    """Every analysis and report against the event that recorded it: (analyses checked against
-    their digest, analyses stored before digests were recorded, the first problem)."""
-    query = select(AnalysisRow, Recording.sha256).join(Recording, Recording.id == AnalysisRow.recording_id)
-    digested = undigested = 0
-    stored, reported = set(), set()
-    for analysis, recording_sha256 in session.execute(query.order_by(AnalysisRow.id).execution_options(yield_per=100)):
-        stored.add(analysis.registration_number)
-        record = found.analysed.get(analysis.registration_number)
-        problem = analysis_problem(analysis, recording_sha256, record)
-        if problem:
-            return digested, undigested, problem
-        digested, undigested = (
-            (digested + 1, undigested) if record.get("analysis_sha256") else (digested, undigested + 1)
-        )
-    query = select(AnalysisRow.registration_number, Report.pdf).join(Report, Report.analysis_id == AnalysisRow.id)
-    for number, pdf in session.execute(query.order_by(Report.id).execution_options(yield_per=20)):
-        reported.add(number)
-        if hashlib.sha256(pdf).hexdigest() != found.attached.get(number):
-            return digested, undigested, (f"the report of analysis {number} is not the one attached to it (its "
-                                          "sha256 differs from the audit event that recorded it)")  # fmt: skip
-    gone = [analysis_gone(n) for n in found.analysed if n not in stored]
-    gone += [report_gone(n) for n in found.attached if n in stored and n not in reported]
-    return digested, undigested, gone[0] if gone else None
-
-
 def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool) -> dict[str, Any]:
     data = analysis.data
     feedback = session.scalars(select(Feedback).where(Feedback.analysis_id == analysis.id).order_by(Feedback.id))
@@ -796,10 +624,6 @@ def _erase_free_text(session: Session, case: Case) -> dict[str, list[int]]:
     session.flush()
     return {"recordings": [r.id for r in recordings],
             "feedback": [f.id for f in feedback if f.comment or f.linguist_outcome]}  # fmt: skip
-
-
-def event_hash(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _check_date(value: str) -> None:

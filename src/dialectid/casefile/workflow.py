@@ -113,7 +113,7 @@ def _signed_report(store: CaseStore, reference: str, row: AnalysisRow, recording
         pseudonym = store.pseudonym(session, store.case(session, reference))
     context = ReportContext(reference, pseudonym, recording.recorded_at.isoformat(timespec="seconds"), facts)
     binding: dict[str, Any] = report_binding(row.data, context)
-    if (head := store.audit_tip()) is not None:
+    if (head := store.chain.tip()) is not None:
         binding["audit_head"] = head
     return sign_pdf(render(Analysis.from_dict(row.data), context, "pdf"), row.registration_number, row.model_id, key,
                     binding)  # fmt: skip
