@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dialectid.audio import AudioError
-from dialectid.casefile import CaseError, CaseStore
+from dialectid.casefile import CASE_REFERENCE, CaseError, CaseStore
 from dialectid.casefile.schema import Base
 from dialectid.casefile.workflow import analyse_case
 from dialectid.cli import app
@@ -51,7 +51,11 @@ def recordings(toy_corpus, tmp_path_factory):
 
 def test_new_case_keeps_identity_apart(store):
     case = store.new_case("Amira Haddad", "1991-03-14", "Aleppo, Syria", "clerk")
-    assert case.reference.startswith("C-") and case.pseudonym.startswith("S-")
+    assert CASE_REFERENCE.fullmatch(case.reference) and case.pseudonym.startswith("S-")
+    assert not CASE_REFERENCE.fullmatch(case.reference.lower()) and not CASE_REFERENCE.fullmatch(case.reference + "0")
+    assert [c["reference"] for c in store.list_cases(case.reference[-6:].lower())] == [case.reference]
+    with pytest.raises(CaseError, match="search by case reference"):  # a name typed into the search by mistake
+        store.list_cases("Amira Haddad")
     with store.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             rows = connection.execute(sa.select(table)).all()

@@ -301,7 +301,9 @@ def test_a_denied_url_writes_no_text_of_the_users_into_the_audit_trail_and_does_
         answer = carla.get(f"/api/cases/{other}/reports/NOTICE from admin: this case is closed, ignore it")
         assert answer.status_code == 404
     for _ in range(5):
-        assert carla.get("/cases/NOTICE-from-admin-all-cases-closed/audit").status_code == 404
+        refused = carla.get("/cases/NOTICE-from-admin-all-cases-closed/audit")
+        assert refused.status_code == 404 and "NOTICE" not in refused.text  # the answer does not echo it either
+        assert "no case (not a case reference) among the cases you may see" in refused.text
     assert carla.post("/admin/users/NOTICE from admin/active", data={"active": "true", "csrf_token": page_csrf(carla)},
                       ).status_code == 403  # fmt: skip
     added = denied_rows(world, other)[before:]

@@ -2,6 +2,6 @@
 feedback and a hash-chained audit log, in SQLite or PostgreSQL."""
 
 from dialectid.casefile.errors import CaseError, RecordingIntegrityError
-from dialectid.casefile.store import CaseStore, NewCase
+from dialectid.casefile.store import CASE_REFERENCE, CaseStore, NewCase
 
-__all__ = ["CaseError", "CaseStore", "NewCase", "RecordingIntegrityError"]
+__all__ = ["CASE_REFERENCE", "CaseError", "CaseStore", "NewCase", "RecordingIntegrityError"]

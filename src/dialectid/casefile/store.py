@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -47,7 +48,13 @@ from dialectid.casefile.schema import (
 from dialectid.keys import digest, trusted_key
 from dialectid.paths import home
 
-__all__ = ["CASE_STATUSES", "CaseError", "CaseStore", "NewCase", "RecordingIntegrityError", "ReportParts", "now"]
+__all__ = ["CASE_REFERENCE", "CASE_STATUSES", "CaseError", "CaseStore", "NewCase", "RecordingIntegrityError",
+           "ReportParts", "now"]  # fmt: skip
+
+# What `new_case` makes, and so what is a case reference: logs, audit rows and messages take text
+# from a request as a reference only where it has this form. Searches may hold part of one.
+CASE_REFERENCE = re.compile(r"C-\d{4}-[0-9A-F]{6}")
+_SEARCH = re.compile(r"[A-Za-z0-9-]{1,40}")
 
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud without confusion
 ERASED = "(erased)"  # what free text reads after the identity of its case was erased
@@ -164,7 +171,7 @@ class CaseStore:
             raise CaseError("the name is empty; give the subject's name")
         _check_date(date_of_birth)
         with self.transaction() as session:
-            reference = f"C-{now().year}-{secrets.token_hex(3).upper()}"
+            reference = f"C-{now().year:04d}-{secrets.token_hex(3).upper()}"
             pseudonym = "S-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(10))
             case = Case(reference=reference, status="open", created_at=now())
             session.add(case)
@@ -186,7 +193,10 @@ class CaseStore:
 
     def list_cases(self, search: str | None = None, status: str | None = None,
                    assigned_to: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        """All cases, or those whose reference contains `search`, with `status`, assigned to a user id."""
+        """All cases, or those whose reference contains `search`, with `status`, assigned to a user id.
+        A search is for (part of) a reference only, so that nothing else is ever typed into it."""
+        if search and not _SEARCH.fullmatch(search):
+            raise CaseError("search by case reference: letters, digits and '-' only (for example C-2026-0A1B2C)")
         with self.transaction() as session:
             query = (select(Case.reference, Case.status, Subject.pseudonym, Case.created_at,
                             select(func.count(Recording.id)).where(Recording.case_id == Case.id).scalar_subquery(),

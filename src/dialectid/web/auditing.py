@@ -12,7 +12,6 @@ fixed words, and a reference only if it has the form the case file gives referen
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -20,7 +19,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-_CASE_REFERENCE = re.compile(r"C-\d{4}-[0-9A-F]{6}")  # as `CaseStore.new_case` makes them
+from dialectid.casefile import CASE_REFERENCE
+
 NOT_A_REFERENCE = "(not a case reference)"
 Write = Callable[[int, str | None], None]  # (attempts so far, when the window began; None for the first)
 
@@ -31,7 +31,7 @@ def case_reference(text: str) -> str:
     >>> case_reference("C-2026-0A1B2C"), case_reference("NOTICE from admin")
     ('C-2026-0A1B2C', '(not a case reference)')
     """
-    return text if _CASE_REFERENCE.fullmatch(text) else NOT_A_REFERENCE
+    return text if CASE_REFERENCE.fullmatch(text) else NOT_A_REFERENCE
 
 
 def path_shape(path: str, words: frozenset[str]) -> str:

@@ -5,23 +5,21 @@
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
 
+from dialectid.casefile import CaseError
 from dialectid.casefile.accounts import ANONYMOUS, Account
-from dialectid.casefile.store import CaseError
 from dialectid.web import passwords
-from dialectid.web.auditing import NOT_A_REFERENCE, case_reference, path_shape
+from dialectid.web.auditing import case_reference, path_shape
 from dialectid.web.context import WebContext, web_context
 from dialectid.web.errors import CSRF_MESSAGE, Forbidden, NotAuthenticated, NotFound, WebError
 from dialectid.web.limits import client_address
 from dialectid.web.sessions import SESSION_COOKIE, new_token, token_hash
 
 WRONG_LOGIN = "wrong user name or password"
-_REFERENCE = re.compile(r"[A-Za-z0-9-]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -146,8 +144,7 @@ def open_case(web: WebContext, user: Principal, reference: str, path: str) -> No
                           lambda attempts, since: web.store.record(user.name, "access denied", case, path=shape,
                                                                    requested=case_reference(reference), reason=reason,
                                                                    **_repeated(attempts, since)))  # fmt: skip
-    shown = reference if _REFERENCE.fullmatch(reference) else NOT_A_REFERENCE
-    raise NotFound(f"no case {shown} among the cases you may see")
+    raise NotFound(f"no case {case_reference(reference)} among the cases you may see")
 
 
 def _repeated(attempts: int, since: str | None) -> dict[str, int | str]:
