@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install dialectid and everything it needs on Debian/Ubuntu: system packages, then a virtual
-# environment in .venv with the toolkit and its test tools, at exactly the versions in
-# constraints.txt (the versions the tests passed with; scripts/lock.sh refreshes them). Ends with
+# environment in .venv with the toolkit, every extra (train, ray, web: the test extra brings them)
+# and the test tools, ruff and mypy included, at exactly the versions in constraints.txt (the
+# versions the tests passed with; scripts/lock.sh refreshes them). An operator who only scores
+# needs none of the extras: `pip install dialectid` (README, "Install"). Ends with
 # `dialectid doctor`, which fails loudly when a native piece does not load. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,7 +6,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "dialectid"
 # bottom to top; the top-level modules are placed like packages
-LAYERS = ["version", "errors", "jsonlines", "config", "paths", "keys", "taxonomy", "names", "audio", "data", "features", "models", "scoring",
+LAYERS = ["version", "errors", "extras", "jsonlines", "config", "paths", "keys", "taxonomy", "names", "audio", "data", "features", "models", "scoring",
           "evaluation", "train", "report", "casefile", "web", "demo", "doctor", "cli", "__init__", "__main__"]  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dialectid.errors import DialectidError
+from dialectid.extras import MissingExtraError, require_extra
 
 _RATE = 16000
 
@@ -100,6 +101,10 @@ def _whisper(folder: Path) -> str:
 
 
 def _torch(folder: Path) -> str:
+    try:
+        require_extra("train", "training")
+    except MissingExtraError as missing:  # an operator's install scores without torch
+        return f"skipped, {missing.message}"
     import torch
 
     layer = torch.nn.Conv1d(4, 2, 3)

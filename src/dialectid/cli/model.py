@@ -9,6 +9,7 @@ import typer
 
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
 from dialectid.errors import DialectidError
+from dialectid.extras import require_extra
 from dialectid.jsonlines import print_json
 
 app = typer.Typer(help="Model bundles: information, export, signatures.", no_args_is_help=True)
@@ -47,6 +48,7 @@ def export(
     onnx: Annotated[Path, typer.Option("--onnx", help="Where to write the ONNX network.")],
 ) -> None:
     """Export a bundle's network to ONNX (features in, calibrated log-posteriors out)."""
+    require_extra("train", "ONNX export")
     from dialectid.models.bundle import load_model
     from dialectid.models.onnx import export_onnx
 

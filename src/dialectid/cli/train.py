@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
 from dialectid.config import load_config
+from dialectid.extras import require_extra
 from dialectid.jsonlines import print_json
 
 
@@ -69,6 +70,7 @@ def train(
 ) -> None:
     """Train a model, calibrate it, evaluate it and export its bundle into a new run folder,
     runs/<name>/<time>/ (runs/<name>/latest is the newest)."""
+    require_extra("train", "training")
     from dialectid.train.config import TrainConfig
     from dialectid.train.trainer import train as run
 
@@ -104,6 +106,7 @@ def evaluate(
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for metrics.json, report.md, plots.")],
 ) -> None:
     """Evaluate a bundle: accuracy, Cavg, Cllr, EER, ECE, by duration and subgroup, with plots."""
+    require_extra("train", "evaluation")
     from dialectid.cli.common import progress_bar
     from dialectid.data import read_manifest
     from dialectid.evaluation.evaluate import evaluate as run

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from dialectid.cli.common import case_store, local_actor, out, user_errors
+from dialectid.extras import require_extra
 from dialectid.jsonlines import print_json
 
 app = typer.Typer(help="Users of the web view and their case assignments.", no_args_is_help=True)
@@ -24,6 +25,7 @@ def _accounts():
 def _new_password_hash(name: str, role: str) -> str:
     """Prompted twice on a terminal; otherwise the first line of standard input (for scripts).
     Checked against the rules for `role` (`dialectid.web.passwords.check_new_password`)."""
+    require_extra("web", "a web view password")
     from dialectid.web.passwords import PasswordError, hash_password
 
     if sys.stdin.isatty():
