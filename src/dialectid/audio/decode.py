@@ -284,7 +284,7 @@ def _av_decoder(source: Source, container: Container, tolerant: bool = False) ->
     import av
 
     try:
-        with av.open(source.open(), format=container.av_format) as handle:
+        with av.open(source.open(), "r", format=container.av_format) as handle:
             stream = _audio_stream(source, handle)
             ctx = stream.codec_context
             frames = None
@@ -300,7 +300,7 @@ def _av_decoder(source: Source, container: Container, tolerant: bool = False) ->
 
     def blocks(block_frames: int, damage: list[float] | None = None) -> Iterator[np.ndarray]:
         try:
-            with av.open(source.open(), format=container.av_format) as handle:
+            with av.open(source.open(), "r", format=container.av_format) as handle:
                 stream = _audio_stream(source, handle)
                 decoded = _skipping_damage(source, handle, stream, damage) if tolerant else handle.decode(stream)
                 frames = (_frame_samples(f, info.channels) for f in decoded)

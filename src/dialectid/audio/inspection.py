@@ -36,11 +36,11 @@ class Inspection:
             "speech_s": round(self.speech.speech_s, 3),
             "segments": [[s.start, s.end] for s in self.speech.segments],
             "snr_db": _rounded(quality.value("snr_db"), 1),
-            "level_dbfs": round(quality.value("level_dbfs"), 1),
-            "clipping_ratio": round(quality.value("clipping_ratio"), 6),
-            "dc_offset": round(quality.value("dc_offset"), 4),
-            "bandwidth_hz": round(quality.value("bandwidth_hz")),
-            "longest_silence_s": round(quality.value("longest_silence_s"), 2),
+            "level_dbfs": round(_measured(quality, "level_dbfs"), 1),
+            "clipping_ratio": round(_measured(quality, "clipping_ratio"), 6),
+            "dc_offset": round(_measured(quality, "dc_offset"), 4),
+            "bandwidth_hz": round(_measured(quality, "bandwidth_hz")),
+            "longest_silence_s": round(_measured(quality, "longest_silence_s"), 2),
             "vad": self.speech.method,
             "flags": list(quality.flags),
             "reasons": list(quality.reasons),
@@ -50,6 +50,14 @@ class Inspection:
 
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _measured(quality: Quality, name: str) -> float:
+    """A measure every recording has (only the SNR needs speech, `_rounded`)."""
+    value = quality.value(name)
+    if value is None:
+        raise ValueError(f"{name} was not measured")
+    return value
 
 
 def inspect_file(path: str | os.PathLike[str], config: AudioConfig | None = None) -> Inspection:

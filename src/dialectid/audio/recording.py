@@ -16,6 +16,7 @@ has to fit in memory.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,13 +135,14 @@ class Recording:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What a file's header says, read without decoding the whole file."""
+    """What a file's header says, read without decoding the whole file (`probe_file`)."""
 
     container: str
     codec: str
     sample_rate: int
     channels: int
     duration_s: float
+    whole: bool = True  # False: counting stopped at probe_file's limit; the file lasts at least duration_s
 
     @property
     def channel(self) -> str:
@@ -152,19 +154,36 @@ class FileInfo:
 TELEPHONE_CODECS = {"pcm_mulaw", "pcm_alaw", "gsm", "amr_nb"}
 
 
-def probe_file(path: str | os.PathLike[str]) -> FileInfo:
-    """Format, codec, rate, channels and duration from the header (decoding only where the
-    container does not state its length). Raises an `AudioError` for unusable files."""
+def probe_file(path: str | os.PathLike[str], count_limit_s: float | None = None) -> FileInfo:
+    """Format, codec, rate, channels and duration from the header, the one admission check before
+    anything loads a file. Where the container does not state its length, the file is decoded to
+    count its frames: to its end, or with `count_limit_s` only until more than that many seconds
+    are counted (0: not at all, the header alone), and the answer is then not `whole`. Raises an
+    `AudioError` for unusable files (`UnknownFormatError` for a file nobody recognises).
+
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.flac")
+    >>> sf.write(path, np.zeros(16000), 8000)
+    >>> probe_file(path)
+    FileInfo(container='flac', codec='flac', sample_rate=8000, channels=1, duration_s=2.0, whole=True)
+    """
     source = peek_source(path)
     container = sniff(source.head, source.size)
     if container is None:
-        raise UnknownFormatError(path, "not a recognised audio format", "check that it is a recording")
+        raise _unknown_format(path)
     decoder = open_decoder(source, container)
     info = decoder.info
-    frames = info.frames
-    if frames is None:
-        frames = sum(len(block) for block in decoder.blocks(info.sample_rate * 60))
-    return FileInfo(container.name, info.codec, info.sample_rate, info.channels, frames / info.sample_rate)
+    facts = (container.name, info.codec, info.sample_rate, info.channels)
+    if info.frames is not None:
+        return FileInfo(*facts, info.frames / info.sample_rate)
+    limit = math.inf if count_limit_s is None else count_limit_s * info.sample_rate
+    frames = 0
+    if limit > 0:
+        for block in decoder.blocks(info.sample_rate * 60):
+            frames += len(block)
+            if frames > limit:
+                break
+    return FileInfo(*facts, frames / info.sample_rate, whole=limit > 0 and frames <= limit)
 
 
 def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = None) -> Recording:
@@ -173,11 +192,7 @@ def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = N
     source = open_source(path, int(config.max_in_memory_mb * 2**20))
     container = sniff(source.head, source.size)
     if container is None:
-        raise UnknownFormatError(
-            path,
-            "not a recognised audio format",
-            "send WAV, FLAC, Ogg, Opus, MP3, M4A, AMR, 3GP or WebM",
-        )
+        raise _unknown_format(path)
     decoder = open_decoder(source, container)
     info = decoder.info
     _check_channel(path, config, info.channels)
@@ -196,6 +211,12 @@ def load_recording(path: str | os.PathLike[str], config: IngestConfig | None = N
         duration_s=stats.frames / info.sample_rate,
     )
     return Recording(source, decoder, facts, stats, config, () if issue is None else (issue,))
+
+
+def _unknown_format(path: str | os.PathLike[str]) -> UnknownFormatError:
+    return UnknownFormatError(
+        path, "not a recognised audio format", "send WAV, FLAC, Ogg, Opus, MP3, M4A, AMR, 3GP or WebM"
+    )
 
 
 def _measure_with_fallback(

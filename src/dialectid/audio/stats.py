@@ -46,7 +46,6 @@ class StatsAccumulator:
         self.sums = np.zeros(channels)
         self.squares = np.zeros(channels)
         self.spectrum = np.zeros(_FFT_SIZE // 2 + 1)
-        self.spectrum_frames = 0
         self.remainder = np.zeros(0)
         self.envelope = _EnvelopeCorrelation(sample_rate, channels)
 
@@ -67,7 +66,6 @@ class StatsAccumulator:
         if whole:
             frames = mono[:whole].reshape(-1, _FFT_SIZE) * np.hanning(_FFT_SIZE)
             self.spectrum += (np.abs(np.fft.rfft(frames, axis=1)) ** 2).sum(axis=0)
-            self.spectrum_frames += len(frames)
 
     def result(self) -> SignalStats:
         n = max(self.frames, 1)

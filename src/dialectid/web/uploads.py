@@ -16,7 +16,6 @@ import hmac
 import os
 import re
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,8 +23,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import parse_options_header
+from starlette.types import Message, Receive
 
-from dialectid.audio import AudioError
+from dialectid.audio import AudioError, probe_file
 from dialectid.casefile.store import CaseError
 from dialectid.web.auth import Principal, open_case
 from dialectid.web.context import WebContext
@@ -79,10 +79,10 @@ async def _read_form(request: Request, token: str | None) -> FormData:
     return await Request(request.scope, receive).form(max_files=1, max_fields=3)
 
 
-async def _token_checked(request: Request, boundary: bytes, token: str) -> Callable[[], Awaitable[dict]]:
+async def _token_checked(request: Request, boundary: bytes, token: str) -> Receive:
     """Read the body until its first field is complete; refuse it unless that is the right CSRF
     token. Returns a `receive` that hands on what was read, then the rest."""
-    events: list[dict] = []
+    events: list[Message] = []
     buffered, value, more = b"", None, True
     while value is None and more and len(buffered) < PEEK_BYTES:
         event = await request.receive()
@@ -93,7 +93,7 @@ async def _token_checked(request: Request, boundary: bytes, token: str) -> Calla
     if not value or not hmac.compare_digest(value, token.encode()):
         raise Forbidden(CSRF_MESSAGE)
 
-    async def replay() -> dict:
+    async def replay() -> Message:
         return events.pop(0) if events else await request.receive()
 
     return replay
@@ -145,38 +145,23 @@ def register_upload(web: WebContext, user: Principal, reference: str, upload: Bi
 
 def check_recording(path: Path, settings: WebSettings) -> None:
     """Refuse, from its header and before anything decodes it, a recording the web view will not
-    analyse: longer than `max_recording_minutes` (a few hundred KB of FLAC can hold hours of
-    near-silence, minutes of the single analysis worker), above `max_sample_rate_hz` or
-    `max_channels`. Where the container does not state its length, it is decoded up to the
-    limit and no further. Raises `Unprocessable`, or an `AudioError` for a header that is not
-    audio's; a file nobody recognises is left to `add_recording`, which says so."""
-    from dialectid.audio.decode import open_decoder
-    from dialectid.audio.sniff import sniff
-    from dialectid.audio.source import peek_source
-
-    source = peek_source(path)
-    container = sniff(source.head, source.size)
-    if container is None:
-        return
-    decoder = open_decoder(source, container)
-    info = decoder.info
-    if info.sample_rate > settings.max_sample_rate_hz:
-        raise Unprocessable(f"the recording's sample rate of {info.sample_rate} Hz is above the "
+    analyse: above `max_sample_rate_hz` or `max_channels`, or longer than `max_recording_minutes`
+    (a few hundred KB of FLAC can hold hours of near-silence, minutes of the single analysis
+    worker). Where the container does not state its length, it is decoded up to the limit and no
+    further, and only once rate and channels passed. Raises `Unprocessable`, or an `AudioError`
+    for a file that is not audio (`probe_file` is the audio stage's own admission check)."""
+    header = probe_file(path, count_limit_s=0)
+    if header.sample_rate > settings.max_sample_rate_hz:
+        raise Unprocessable(f"the recording's sample rate of {header.sample_rate} Hz is above the "
                             f"{settings.max_sample_rate_hz} Hz the web view takes; resample it (16 kHz is enough "
                             "for the models)")  # fmt: skip
-    if info.channels > settings.max_channels:
-        raise Unprocessable(f"the recording has {info.channels} channels, more than the {settings.max_channels} "
+    if header.channels > settings.max_channels:
+        raise Unprocessable(f"the recording has {header.channels} channels, more than the {settings.max_channels} "
                             "the web view takes; mix it down to mono or stereo")  # fmt: skip
     limit_s = settings.max_recording_minutes * 60
-    frames = info.frames
-    if frames is None:  # count, but stop past the limit
-        frames = 0
-        for block in decoder.blocks(info.sample_rate * 60):
-            frames += len(block)
-            if frames > limit_s * info.sample_rate:
-                break
-    if frames > limit_s * info.sample_rate:
-        minutes = f"{frames / info.sample_rate / 60:.1f}" if info.frames is not None else f"more than {limit_s / 60:g}"
+    facts = header if header.whole else probe_file(path, count_limit_s=limit_s)
+    if facts.duration_s > limit_s:
+        minutes = f"{facts.duration_s / 60:.1f}" if facts.whole else f"more than {limit_s / 60:g}"
         raise Unprocessable(f"the recording lasts {minutes} min; the web view takes "
                             f"recordings of up to {settings.max_recording_minutes:g} min: cut it into parts, or ask "
                             "an administrator to raise the limit")  # fmt: skip
