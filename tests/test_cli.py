@@ -128,3 +128,36 @@ def test_a_block_size_that_would_take_forever_is_refused():
         result = invoke(*command)
         assert result.exit_code == 2 and "block_s" in result.stderr and result.stderr.count("\n") == 1, result.output
     assert invoke("inspect", SAMPLE, "--set", "ingest.block_s=0.25").exit_code == 0
+
+
+# ---- help text (#27) ------------------------------------------------------------------------------
+def _help_texts(command, names=()):
+    """(command path, text) for the help of `command`, each of its options and every subcommand."""
+    yield " ".join(names), command.help or ""
+    for param in command.params:
+        yield " ".join(names), getattr(param, "help", None) or ""
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _help_texts(sub, (*names, name))
+
+
+def test_no_help_text_is_taken_for_rich_markup():
+    """Typer renders help as Rich markup: "Model bundle [models/lid-accurate]." was shown as "Model
+    bundle ." (a lower-case word in brackets is a tag), so the defaults were lost."""
+    import typer.main
+    from rich.text import Text
+
+    texts = list(_help_texts(typer.main.get_command(app)))
+    assert len(texts) > 100  # every command was walked
+    eaten = [(where, text) for where, text in texts if Text.from_markup(text).plain != text]
+    assert eaten == []
+
+
+def test_defaults_show_in_help():
+    for args, default in [(["case", "analyse"], "(default: $DIALECTID_MODEL, else $DIALECTID_HOME/models/lid-accurate"),
+                          (["features", "extract"], "(default: $DIALECTID_HOME/features)"),
+                          (["case", "export-report"], "(default: the latest report)"),
+                          (["audit", "verify"], "(default: the store's key)"),
+                          (["report", "verify"], "(default: the store's key)")]:  # fmt: skip
+        result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "400"})
+        assert result.exit_code == 0, result.output
+        assert default in result.stdout, result.stdout

@@ -52,6 +52,36 @@ def test_help_names_the_default_model():
     assert "models/lid-accurate" in line and "DIALECTID_MODEL" in line, line
 
 
+def test_the_default_model_is_found_where_the_readme_says(tmp_path, monkeypatch):
+    """DIALECTID_MODEL, else DIALECTID_HOME/models/lid-accurate, else the checkout's models/ (#27: the
+    checkout's was the only place, found by counting folders up from the source file)."""
+    from dialectid.scoring import NoModelError, default_model_path
+
+    monkeypatch.delenv("DIALECTID_MODEL", raising=False)
+    monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
+    assert default_model_path() == ROOT / "models" / "lid-accurate"  # `dialectid score FILE` in the checkout
+    installed = tmp_path / "home" / "models" / "lid-accurate"
+    installed.mkdir(parents=True)
+    assert default_model_path() == installed
+    monkeypatch.setenv("DIALECTID_MODEL", str(tmp_path / "elsewhere"))
+    with pytest.raises(NoModelError, match=f"no default model at {tmp_path / 'elsewhere'} .DIALECTID_MODEL."):
+        default_model_path()  # a model asked for by name is never replaced by another
+
+
+def test_an_installed_toolkit_without_a_model_says_where_it_looked(tmp_path, monkeypatch):
+    import dialectid.scoring as scoring
+
+    site = tmp_path / "lib" / "python3" / "site-packages" / "dialectid" / "scoring" / "__init__.py"
+    monkeypatch.setattr(scoring, "__file__", str(site))  # as installed from a wheel: no checkout around it
+    monkeypatch.delenv("DIALECTID_MODEL", raising=False)
+    monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
+    result = invoke("score", ROOT / "datasets" / "samples" / "telephone-en.wav")
+    assert result.exit_code == 2
+    expected = tmp_path / "home" / "models" / "lid-accurate"
+    assert result.stderr == (f"error: no default model: no lid-accurate bundle in {expected}; pass a model bundle "
+                             f"(--model), set DIALECTID_MODEL, or copy one to {expected}\n")  # fmt: skip
+
+
 def test_every_option_the_readme_gives_score_exists():
     """The README's scoring section named `--json`, which `score` did not have."""
     text = (ROOT / "README.md").read_text()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
+from dialectid.cli.common import EXIT_FAILED_ITEMS, MODEL_HELP, err, out, user_errors
 from dialectid.cli.common import case_store as _store
 from dialectid.cli.common import local_actor as _actor
 from dialectid.jsonlines import print_json
@@ -120,7 +120,7 @@ def add_recording(
 @user_errors
 def analyse(
     case: Annotated[str, typer.Argument(help="Case reference.")],
-    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model bundle [models/lid-accurate].")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     dialect_model: Annotated[
         Path | None,
         typer.Option(
@@ -197,7 +197,9 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def export_report(
     case: Annotated[str, typer.Argument(help="Case reference.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the PDF.")],
-    registration: Annotated[str | None, typer.Option(help="A registration number [the latest report].")] = None,
+    registration: Annotated[
+        str | None, typer.Option(help="A registration number (default: the latest report).")
+    ] = None,
 ) -> None:
     """Write a case's signed report to a PDF file."""
     number, pdf = _store().report_pdf(case, registration, _actor())
@@ -223,7 +225,7 @@ def audit_verify(
             "must still pass through it unchanged. Repeatable."
         ),
     ] = None,
-    public_key: Annotated[Path | None, typer.Option(help="PEM public key [the store's key].")] = None,
+    public_key: Annotated[Path | None, typer.Option(help="PEM public key (default: the store's key).")] = None,
 ) -> None:
     """Walk the audit chain and check it against the signed head in the data home and any anchors;
     check every stored analysis and report against the event that recorded it. Names the first
@@ -276,7 +278,7 @@ def audit_anchor(
 @user_errors
 def report_verify(
     report: Annotated[Path, typer.Argument(help="A report PDF.")],
-    public_key: Annotated[Path | None, typer.Option(help="PEM public key [the store's key].")] = None,
+    public_key: Annotated[Path | None, typer.Option(help="PEM public key (default: the store's key).")] = None,
 ) -> None:
     """Check a report's signature and content hash; exit 1 if anything was changed."""
     from dialectid.paths import home

@@ -30,6 +30,11 @@ if not out.is_terminal:  # piped or captured output: wide enough that tables do 
     out.width = max(out.width, 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
+# Help text is Rich markup: a default in square brackets ("[models/x]") is taken for a tag and vanishes,
+# so defaults are written "(default: ...)". tests/test_cli.py checks every option's help.
+MODEL_HELP = ("Model bundle (default: $DIALECTID_MODEL, else $DIALECTID_HOME/models/lid-accurate, else "
+              "models/lid-accurate in a source checkout).")  # fmt: skip
+
 EXIT_FAILED_ITEMS = 1  # some inputs could not be processed; the rest were
 EXIT_USAGE = 2  # bad options or config: nothing was processed
 

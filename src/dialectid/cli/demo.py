@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dialectid.cli.common import err, out, user_errors
-from dialectid.extras import require_extra
+from dialectid.cli.common import MODEL_HELP, err, out, user_errors
 
 
 @user_errors
@@ -26,9 +25,7 @@ def demo(
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
-    model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model bundle (default: models/lid-accurate).")
-    ] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     dialect_model: Annotated[
         Path | None,
         typer.Option(
@@ -41,7 +38,6 @@ def demo(
     """Build a demo case file with fictitious cases, analysed and signed, and serve the web view.
 
     Everything lives in --home; running it again reuses the demo (or --rebuild it). Ctrl-C stops it."""
-    require_extra("web", "the demo (a case file for the web view)")
     from dialectid.demo import prepare
     from dialectid.scoring import default_model_path
     from dialectid.scoring.dialects import dialect_home_model

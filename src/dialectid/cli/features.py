@@ -23,7 +23,9 @@ def extract(
     manifest: Annotated[Path, typer.Argument(help="Manifest whose recordings to process.")],
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML with a features section.")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="e.g. --set features.kind=mfcc")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache", help="Cache folder [DIALECTID_HOME/features].")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache", help="Cache folder (default: $DIALECTID_HOME/features).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per utterance.")] = False,
 ) -> None:
     """Extract features for every utterance (reusing cached ones); bad files are reported, not fatal."""

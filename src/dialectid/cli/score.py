@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from dialectid.cli.common import EXIT_FAILED_ITEMS, err, out, user_errors
+from dialectid.cli.common import EXIT_FAILED_ITEMS, MODEL_HELP, err, out, user_errors
 from dialectid.config import load_config
 
 if TYPE_CHECKING:  # imported where used: `dialectid --help` loads no audio or model code
@@ -40,7 +40,7 @@ def score(
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Score the audio files inside folders.")] = False,
     model: Annotated[
         Path | None,
-        typer.Option("--model", "-m", help="Model bundle (default: $DIALECTID_MODEL, else models/lid-accurate)."),
+        typer.Option("--model", "-m", help=MODEL_HELP),
     ] = None,
     dialect_model: Annotated[
         Path | None,
@@ -85,7 +85,6 @@ def score(
     Exit status: 0 when every file was analysed (whatever its result), 1 when some file failed.
     """
     from dialectid.errors import DialectidError
-    from dialectid.extras import require_extra
     from dialectid.models.bundle import load_model
     from dialectid.scoring import ScoringConfig, default_model_path
     from dialectid.scoring.batch import Summary, expand, run_batch
@@ -94,8 +93,6 @@ def score(
 
     if engine not in ("local", "ray"):
         raise DialectidError(f"--engine must be local or ray, not {engine!r}")
-    if engine == "ray":
-        require_extra("ray", "--engine ray")
     settings = load_config(config, ScoringConfig, [*(overrides or []), *_channel_override(channel)])
     bundle = load_model(model or default_model_path())  # verified once; worker processes verify their own copies
     dialect = None if dialect_model is None else load_model(dialect_model)

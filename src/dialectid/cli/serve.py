@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
-from dialectid.cli.common import case_store, err, user_errors
+from dialectid.cli.common import MODEL_HELP, case_store, err, user_errors
 from dialectid.errors import DialectidError
-from dialectid.extras import require_extra
 
 
 @user_errors
@@ -20,7 +19,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 serves this machine only.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Model bundle for new analyses (default: models/lid-accurate).")
+        Path | None, typer.Option("--model", "-m", help=f"{MODEL_HELP} It makes the new analyses.")
     ] = None,
     dialect_model: Annotated[
         Path | None,
@@ -57,7 +56,6 @@ def serve(
     Caseworkers read reports, analysts upload recordings, admins manage users and assignments.
 
     Add the first admin with `dialectid users add NAME --role admin`."""
-    require_extra("web", "the web view")
     from dialectid.web import WebSettings
 
     settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy,

@@ -1,33 +1,65 @@
 """Scoring: analyse a recording into an `Analysis`; batch runs on local processes or Ray."""
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dialectid.errors import DialectidError
 from dialectid.scoring.analysis import SCHEMA_VERSION, Analysis, LabelProbability, Window
 from dialectid.scoring.config import DecisionConfig, ScoringConfig, WindowConfig
 from dialectid.scoring.scorer import Scorer
 
+if TYPE_CHECKING:
+    from dialectid.models.bundle import Bundle
+
 DEFAULT_MODEL = "lid-accurate"
+MODEL_ENV = "DIALECTID_MODEL"  # the bundle to score with when none is given
 
 
-def default_model_path():
-    """DIALECTID_MODEL, or the models/lid-accurate bundle shipped with the toolkit."""
-    import os
-    from pathlib import Path
-
-    from dialectid.errors import DialectidError
-
-    configured = os.environ.get("DIALECTID_MODEL")
-    path = Path(configured) if configured else Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL
-    if not path.is_dir():
-        raise DialectidError(f"no default model at {path}; pass a model bundle (--model) or set DIALECTID_MODEL")
-    return path
+class NoModelError(DialectidError):
+    """No model bundle was given, and none is where the default one is looked for."""
 
 
-def analyse(path, model=None, config: ScoringConfig | None = None) -> Analysis:
-    """Analyse one recording with a bundle (a path or a loaded `Bundle`; default: the shipped model)."""
+def default_model_path() -> Path:
+    """The bundle to score with when none is given: $DIALECTID_MODEL where it is set; else
+    `lid-accurate` in $DIALECTID_HOME/models (where an installed toolkit's bundles go), else in the
+    models/ folder of the source checkout this package runs from. A `NoModelError` names the
+    places it looked."""
+    from dialectid.paths import home
+
+    configured = os.environ.get(MODEL_ENV)
+    if configured:
+        if not Path(configured).is_dir():
+            raise NoModelError(f"no default model at {configured} ({MODEL_ENV}); pass a model bundle (--model) "
+                               f"or set {MODEL_ENV} to a bundle folder")  # fmt: skip
+        return Path(configured)
+    places = [home() / "models" / DEFAULT_MODEL, *_checkout_models()]
+    found = next((place for place in places if place.is_dir()), None)
+    if found is None:
+        raise NoModelError(f"no default model: no {DEFAULT_MODEL} bundle in {' or '.join(map(str, places))}; pass "
+                           f"a model bundle (--model), set {MODEL_ENV}, or copy one to {places[0]}")  # fmt: skip
+    return found
+
+
+def _checkout_models() -> list[Path]:
+    """models/lid-accurate of the source checkout this package runs from (src/dialectid beside a
+    pyproject.toml); none for an installed package."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "pyproject.toml").is_file() or not (root / "src" / "dialectid").is_dir():
+        return []
+    return [root / "models" / DEFAULT_MODEL]
+
+
+def analyse(path: str | os.PathLike[str], model: Bundle | str | os.PathLike[str] | None = None,
+            config: ScoringConfig | None = None) -> Analysis:  # fmt: skip
+    """Analyse one recording with a bundle (a path or a loaded `Bundle`; default: `default_model_path`)."""
     from dialectid.models.bundle import Bundle, load_model
 
     bundle = model if isinstance(model, Bundle) else load_model(model or default_model_path())
     return Scorer(bundle, config).analyse(path)
 
 
-__all__ = ["SCHEMA_VERSION", "Analysis", "analyse", "default_model_path", "DecisionConfig", "LabelProbability", "Scorer", "ScoringConfig", "Window",
-           "WindowConfig"]  # fmt: skip
+__all__ = ["SCHEMA_VERSION", "Analysis", "analyse", "default_model_path", "DecisionConfig", "LabelProbability",
+           "NoModelError", "Scorer", "ScoringConfig", "Window", "WindowConfig"]  # fmt: skip
