@@ -98,7 +98,7 @@ def _refuse_cycles(parents: Mapping[str, str | None]) -> None:
     settled: set[str] = set()
     for start in parents:
         chain: dict[str, int] = {}
-        node = start
+        node: str | None = start
         while node is not None and node not in settled:
             if node in chain:
                 loop = [*list(chain)[chain[node] :], node]

@@ -70,10 +70,10 @@ def import_(
     count = write_manifest(output, utterances)
     speakers = len({u.speaker for u in utterances if u.speaker})
     hours = sum(u.duration_s or 0 for u in utterances) / 3600
-    labels = len({u.label for u in utterances})
+    label_count = len({u.label for u in utterances})
     left_out = f", {len(skipped)} unusable files left out" if skipped else ""
     out.print(
-        f"wrote {output}: {count} utterances, {labels} labels, {speakers} speakers, {hours:.2f} h{left_out}",
+        f"wrote {output}: {count} utterances, {label_count} labels, {speakers} speakers, {hours:.2f} h{left_out}",
         markup=False,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from dialectid.extras import require_extra
 from dialectid.jsonlines import print_json
 
 
-def _train_progress() -> tuple[Progress, callable]:
+def _train_progress() -> tuple[Progress, Callable[..., None]]:
     """A bar per stage on a terminal; elsewhere (a log file, CI) the stages' plain progress lines."""
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,

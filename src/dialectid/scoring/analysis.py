@@ -41,7 +41,7 @@ class LabelProbability(_Frozen):
     probability: float
 
     def __init__(self, label: str, probability: float) -> None:  # positional, as it reads best
-        super().__init__(label=label, probability=probability)
+        BaseModel.__init__(self, label=label, probability=probability)  # `_Frozen`'s typed __init__ has no fields
 
 
 class Window(_Frozen):
