@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dialectid.audio.source import sha256_file
-from dialectid.data.manifest import Manifest, ManifestError
+from dialectid.data.manifest import Manifest, ManifestError, Utterance
 
 IMBALANCE_RATIO = 3.0  # warn when one label has this many times the audio of another
 
@@ -53,7 +53,7 @@ def check_splits(splits: Mapping[str, Manifest]) -> Findings:
     return findings
 
 
-def _hash(manifest: Manifest, utt) -> str:
+def _hash(manifest: Manifest, utt: Utterance) -> str:
     path = manifest.path_of(utt)
     try:
         return sha256_file(path)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import IO, Any, Literal, get_args
 
 from dialectid.errors import DialectidError
 from dialectid.paths import atomic_write, not_a_file
@@ -90,7 +90,7 @@ class Manifest:
     def __len__(self) -> int:
         return len(self.utterances)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Utterance]:
         return iter(self.utterances)
 
     def path_of(self, utterance: Utterance) -> Path:
@@ -156,7 +156,7 @@ def write_manifest(
     here = path.parent.absolute()
     count = 0
 
-    def write(stream) -> None:
+    def write(stream: IO[str]) -> None:
         nonlocal count
         for utt in utterances:
             stream.write(_relocated(utt, source_base, here, relative_within).to_json() + "\n")

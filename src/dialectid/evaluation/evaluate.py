@@ -163,7 +163,7 @@ def unseen_speakers(fingerprint: TrainingData, manifest: Manifest) -> bool | Non
     speakers = {u.speaker for u in manifest}
     if None in speakers or not seen:
         return None
-    return not ({speaker_digest(s) for s in speakers} & seen)
+    return not ({speaker_digest(s) for s in speakers if s is not None} & seen)
 
 
 def clean(value: Any) -> Any:

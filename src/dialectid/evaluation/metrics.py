@@ -107,7 +107,7 @@ def eer(target_scores: np.ndarray, nontarget_scores: np.ndarray) -> float:
     return float((miss[i] + fa[i]) / 2)
 
 
-def det_curve(target_scores: np.ndarray, nontarget_scores: np.ndarray):
+def det_curve(target_scores: np.ndarray, nontarget_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(miss rate, false-alarm rate, thresholds) as the threshold rises through every score."""
     scores = np.concatenate([target_scores, nontarget_scores])
     is_target = np.concatenate([np.ones(len(target_scores)), np.zeros(len(nontarget_scores))])

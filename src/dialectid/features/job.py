@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -30,7 +31,9 @@ class Outcome:
     error: str = ""
 
 
-def features_for(path, config: FeatureConfig, cache: FeatureCache | None = None) -> tuple[np.ndarray, bool]:
+def features_for(
+    path: str | os.PathLike[str], config: FeatureConfig, cache: FeatureCache | None = None
+) -> tuple[np.ndarray, bool]:
     """(features, came from the cache) for one file. Raises `AudioError` for bad files."""
     try:
         digest = sha256_file(path) if cache is not None else None

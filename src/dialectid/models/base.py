@@ -11,16 +11,17 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.features import FeatureConfig
 
 Shape = tuple[int | str, ...]  # an array's sizes; a str names a size several arrays share (an embedding's)
+Seconds = Annotated[float, Field(gt=0, le=600)]
 THREADS_ENV = "DIALECTID_THREADS"  # batch workers set it to their share of the CPUs
 
 
@@ -35,18 +36,34 @@ def compute_threads(wanted: int) -> int:
     return max(1, min(wanted, usable))
 
 
+class TrainingConfig(StrictModel):
+    """The training config's `training` section: the seed and threads every model fits with, and
+    the loop a network trains in (epochs, batches, optimiser, schedule, early stopping)."""
+
+    epochs: int = Field(10, ge=1)
+    batch_seconds: float = Field(120.0, gt=0, le=3600, description="a batch holds about this much audio")
+    crop_s: tuple[Seconds, Seconds] = Field((2.0, 4.0), description="random training crops, seconds")
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0, le=10)
+    weight_decay: float = Field(1e-4, ge=0, le=1)
+    lr_schedule: Literal["constant", "cosine", "step"] = "cosine"
+    seed: int = 0
+    patience: int = Field(3, ge=1, description="stop after this many epochs without better dev accuracy")
+    threads: int = Field(2, ge=1)
+
+
 @dataclass
 class FitContext:
     """What the trainer hands a model besides the data."""
 
     seed: int = 0
     threads: int = 2
-    training: Any = None  # the TrainingConfig, for neural models
-    run_dir: Any = None  # where checkpoints go
+    training: TrainingConfig = field(default_factory=TrainingConfig)  # the loop a network trains in
+    run_dir: Path | None = None  # where a network's checkpoints go
     resume: bool = False
     progress: Callable[..., None] = field(default=lambda **_: None)
     log: Callable[[str], None] = field(default=lambda _: None)
-    epoch: Callable[[dict], None] = field(default=lambda _: None)  # one metrics row per epoch
+    epoch: Callable[[dict[str, Any]], None] = field(default=lambda _: None)  # one metrics row per epoch
 
 
 @dataclass
@@ -67,6 +84,7 @@ class LidModel:
     name: ClassVar[str]
     input: ClassVar[Literal["features", "audio"]] = "features"
     Args: ClassVar[type[StrictModel]] = StrictModel
+    args: StrictModel  # an instance of `Args`: a subclass states which (`args: ItsArgs`), for the type checker
     zero_shot: ClassVar[bool] = False  # True: nothing is learned from the training clips
     novelty_threshold: ClassVar[float | None] = None  # a fixed open-set threshold, else fitted on held-out clips
 

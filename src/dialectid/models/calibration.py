@@ -41,8 +41,8 @@ class Calibrator:
         use_offsets = self.method == "logistic"
         use_duration = use_offsets and self.duration_covariate
 
-        def unpack(theta: np.ndarray):
-            scale = np.exp(theta[0])
+        def unpack(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            scale = float(np.exp(theta[0]))
             offset = theta[1 : 1 + classes] if use_offsets else np.zeros(classes)
             weight = theta[1 + classes :] if use_duration else np.zeros(classes)
             return scale, offset, weight
@@ -55,7 +55,6 @@ class Calibrator:
         size = 1 + (classes if use_offsets else 0) + (classes if use_duration else 0)
         result = minimize(loss, np.zeros(size), method="L-BFGS-B")
         self.scale_, self.offset_, self.duration_weight_ = unpack(result.x)
-        self.scale_ = float(self.scale_)
         return self
 
     def transform(self, scores: np.ndarray, durations: np.ndarray | None = None) -> np.ndarray:

@@ -39,6 +39,7 @@ class StatsLogReg(LidModel):
 
     name = "stats-logreg"
     Args = StatsLogRegArgs
+    args: StatsLogRegArgs
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> StatsLogReg:
         from sklearn.linear_model import LogisticRegression  # only for fitting: scoring needs numpy alone
@@ -99,6 +100,7 @@ class Gmm(LidModel):
 
     name = "gmm"
     Args = GmmArgs
+    args: GmmArgs
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> Gmm:
         from sklearn.mixture import GaussianMixture

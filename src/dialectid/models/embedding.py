@@ -17,6 +17,7 @@ from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.models.backend import EmbeddingBackend
 from dialectid.models.base import Clips, FitContext, LidModel
+from dialectid.models.neural import EcapaModel, NetworkModel, XVectorModel
 
 
 class EmbeddingBackendArgs(StrictModel):
@@ -33,10 +34,12 @@ class EmbeddingBackendModel(LidModel):
 
     name = "embedding-backend"
     Args = EmbeddingBackendArgs
+    args: EmbeddingBackendArgs
+    network: NetworkModel
+    backend: EmbeddingBackend
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> EmbeddingBackendModel:
         from dialectid.models.bundle import load_model
-        from dialectid.models.neural import NetworkModel
 
         source = load_model(self.args.network)
         if not isinstance(source.model, NetworkModel):
@@ -72,10 +75,8 @@ class EmbeddingBackendModel(LidModel):
 
     def unpack(self, folder: Path) -> None:
         """The network comes from its graph in the bundle, checked against the args that describe it."""
-        from dialectid.models import model_class
-
         if not (self.args.network_model and self.args.network_labels and self.args.network_args):
             raise ValueError("model.args must name the network_model, network_labels and network_args")
-        cls = model_class(self.args.network_model)
+        cls = {"xvector": XVectorModel, "ecapa": EcapaModel}[self.args.network_model]
         self.network = cls(self.args.network_labels, self.features, self.args.network_args)
         self.network.unpack(folder)

@@ -12,9 +12,9 @@ from pydantic import Field
 
 from dialectid.config import StrictModel
 from dialectid.features import FeatureConfig
+from dialectid.models.base import Seconds, TrainingConfig
 from dialectid.models.contract import DecisionRules
 
-Seconds = Annotated[float, Field(gt=0, le=600)]
 Decibels = Annotated[float, Field(ge=-100, le=100)]
 
 
@@ -46,19 +46,6 @@ class AugmentationConfig(StrictModel):
     codecs: list[Literal["mulaw", "alaw", "gsm", "amr"]] = ["mulaw", "alaw", "gsm", "amr"]
     gain_db: tuple[Decibels, Decibels] | None = (-6.0, 6.0)
     seed: int = 0
-
-
-class TrainingConfig(StrictModel):
-    epochs: int = Field(10, ge=1)
-    batch_seconds: float = Field(120.0, gt=0, le=3600, description="a batch holds about this much audio")
-    crop_s: tuple[Seconds, Seconds] = Field((2.0, 4.0), description="random training crops, seconds")
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = Field(1e-3, gt=0, le=10)
-    weight_decay: float = Field(1e-4, ge=0, le=1)
-    lr_schedule: Literal["constant", "cosine", "step"] = "cosine"
-    seed: int = 0
-    patience: int = Field(3, ge=1, description="stop after this many epochs without better dev accuracy")
-    threads: int = Field(2, ge=1)
 
 
 class CalibrationConfig(StrictModel):

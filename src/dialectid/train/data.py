@@ -3,6 +3,7 @@ rate the model's input contract names."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -15,7 +16,8 @@ from dialectid.models.base import Clips
 from dialectid.models.contract import InputContract
 
 
-def load_signal(path, contract: InputContract, channel_policy: str = "mean") -> np.ndarray:
+def load_signal(path: str | os.PathLike[str], contract: InputContract, channel_policy: str | int = "mean"
+                ) -> np.ndarray:  # fmt: skip
     config = IngestConfig(sample_rate=contract.sample_rate, channel_policy=channel_policy)
     return load_recording(path, config).samples()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def duration(seconds: float) -> str:
@@ -56,7 +57,7 @@ class StageProgress:
         self.step = self.first = 0
         self.started = self.last = 0.0
 
-    def __call__(self, **fields) -> None:
+    def __call__(self, **fields: Any) -> None:
         if "epoch" in fields:  # neural epochs have their own log rows (metrics.jsonl, train.log)
             self.forward(**fields)
             return

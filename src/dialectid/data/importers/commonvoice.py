@@ -25,6 +25,7 @@ def import_commonvoice(root: Path, options: Mapping[str, str]) -> Iterator[Utter
     if options["label"] not in LABELS:
         raise ManifestError(f"commonvoice: label must be one of {', '.join(LABELS)}, not {options['label']!r}")
     splits = _official_splits(root)
+    listing: list[tuple[Path, str | None]]  # each tsv, and the split all its clips are in (None: their own)
     if options["include"] == "validated":
         listing = [(root / "validated.tsv", None)]
     elif options["include"] == "splits":
@@ -41,7 +42,8 @@ def import_commonvoice(root: Path, options: Mapping[str, str]) -> Iterator[Utter
                 yield utt
 
 
-def _utterance(root, tsv, line, row, split, durations, options) -> Utterance | None:
+def _utterance(root: Path, tsv: Path, line: int, row: dict[str, str], split: str | None, durations: dict[str, float],
+               options: Mapping[str, str]) -> Utterance | None:  # fmt: skip
     locale = (row.get("locale") or options["locale"] or root.name).strip()
     accent = (row.get("accents") or row.get("accent") or "").strip()
     if options["label"] != "locale" and not accent:

@@ -99,7 +99,7 @@ def import_lhotse(root: Path, options: Mapping[str, str]) -> Iterator[Utterance]
 
 def _utterance(where: str, sup: dict[str, Any], path: Path, label_field: str) -> Utterance:
     """One utterance; a supervision that dialectid exported (custom.label set) comes back field for field."""
-    custom = sup.get("custom") if isinstance(sup.get("custom"), dict) else {}
+    custom: dict[str, Any] = found if isinstance(found := sup.get("custom"), dict) else {}
     if label_field.startswith("custom."):
         label = custom.get(label_field.removeprefix("custom."))
     else:

@@ -43,6 +43,7 @@ class NetworkModel(LidModel):
     """Shared by the x-vector and the ECAPA-TDNN: trained by torch, scored from the ONNX graph."""
 
     Args = NetworkArgs
+    args: NetworkArgs
     graph: bytes = b""  # the ONNX graph, as the bundle stores it
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> NetworkModel:

@@ -10,21 +10,24 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from dialectid.errors import DialectidError
 from dialectid.features import FeatureConfig
-from dialectid.models.base import Clips, FitContext, log_softmax
+from dialectid.models.base import Clips, FitContext, TrainingConfig, log_softmax
 from dialectid.models.neural.layers import CosineHead, Ecapa, XVector
 from dialectid.models.neural.model import FRAMES_PER_SECOND, ONNX_TOLERANCE, NetworkArgs, tile
 
-NETWORKS: dict[str, type[nn.Module]] = {"xvector": XVector, "ecapa": Ecapa}
+NETWORKS: dict[str, type[XVector] | type[Ecapa]] = {"xvector": XVector, "ecapa": Ecapa}
 PROBE_FRAMES = (20, 300, 777)  # input lengths on which the ONNX graph must agree with torch
 
 
@@ -38,13 +41,10 @@ class TorchNetwork:
     def _build(self, seed: int) -> None:
         with torch.random.fork_rng():  # seeded initialisation without touching the global generator
             torch.manual_seed(seed)
-            self.modules = self._networks()
-        self.net, self.cosine = self.modules["net"], self.modules["cosine"]
-
-    def _networks(self) -> nn.ModuleDict:
-        net = NETWORKS[self.name](self.features.dim, len(self.labels), self.args.channels, self.args.embedding)
-        cosine = CosineHead(self.args.embedding, len(self.labels), self.args.aam_scale, self.args.aam_margin)
-        return nn.ModuleDict({"net": net, "cosine": cosine})
+            labels, args = len(self.labels), self.args
+            self.net = NETWORKS[self.name](self.features.dim, labels, args.channels, args.embedding)
+            self.cosine = CosineHead(args.embedding, labels, args.aam_scale, args.aam_margin)
+        self.modules = nn.ModuleDict({"net": self.net, "cosine": self.cosine})  # one state dict, one optimiser
 
     def _logits(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         return self._head(self.net.embedding(x), targets)
@@ -68,17 +68,19 @@ class TorchNetwork:
 
     def _train(self, train: Clips, dev: Clips | None, context: FitContext) -> None:
         cfg = context.training
+        if context.run_dir is None:
+            raise DialectidError(f"training the {self.name} network needs a run folder for its checkpoints")
         optimizer = _optimizer(self.modules.parameters(), cfg)
         schedule = _schedule(optimizer, cfg)
         folder = Path(context.run_dir) / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
-        state = {"epoch": 0, "best_accuracy": -1.0, "best_epoch": 0, "stale": 0}
+        state = _Progress()
         if context.resume and (folder / "state.json").is_file():
             state = self._restore(folder, optimizer, schedule)
-            context.log(f"resumed after epoch {state['epoch']}")
+            context.log(f"resumed after epoch {state.epoch}")
         loss_fn = nn.CrossEntropyLoss()
-        for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
-            if state["stale"] >= cfg.patience:
+        for epoch in range(state.epoch + 1, cfg.epochs + 1):
+            if state.stale >= cfg.patience:
                 context.log(f"early stop: no better dev accuracy for {cfg.patience} epochs")
                 break
             rng = np.random.default_rng([cfg.seed, epoch])
@@ -99,10 +101,10 @@ class TorchNetwork:
             context.epoch(row)
             context.progress(epoch=epoch, epochs=cfg.epochs, dev_accuracy=accuracy, loss=row["loss"])
             context.log(json.dumps(row))
-            improved = dev is None or accuracy > state["best_accuracy"]
-            state.update(epoch=epoch, stale=0 if improved else state["stale"] + 1)
+            improved = dev is None or accuracy > state.best_accuracy
+            state.epoch, state.stale = epoch, 0 if improved else state.stale + 1
             if improved:
-                state.update(best_accuracy=accuracy if dev is not None else -1.0, best_epoch=epoch)
+                state.best_accuracy, state.best_epoch = accuracy if dev is not None else -1.0, epoch
                 save_file(self.modules.state_dict(), folder / "best.safetensors")
             self._checkpoint(folder, epoch, optimizer, schedule, state)
         self.modules.load_state_dict(load_file(folder / "best.safetensors"))
@@ -111,16 +113,17 @@ class TorchNetwork:
     def _accuracy(self, clips: Clips) -> float:
         return float((self.scores(clips.inputs).argmax(axis=1) == clips.targets).mean())
 
-    def _checkpoint(self, folder: Path, epoch: int, optimizer, schedule, state: dict) -> None:
+    def _checkpoint(self, folder: Path, epoch: int, optimizer: Optimizer, schedule: LRScheduler, state: _Progress
+                    ) -> None:  # fmt: skip
         save_file(self.modules.state_dict(), folder / f"epoch-{epoch:03d}.safetensors")
         torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict()},
                    folder / f"epoch-{epoch:03d}.optim.pt")  # fmt: skip
-        (folder / "state.json.tmp").write_text(json.dumps(state))
+        (folder / "state.json.tmp").write_text(json.dumps(asdict(state)))
         (folder / "state.json.tmp").replace(folder / "state.json")  # the epoch counts only once complete
 
-    def _restore(self, folder: Path, optimizer, schedule) -> dict:
-        state = json.loads((folder / "state.json").read_text())
-        epoch = state["epoch"]
+    def _restore(self, folder: Path, optimizer: Optimizer, schedule: LRScheduler) -> _Progress:
+        state = _Progress(**json.loads((folder / "state.json").read_text()))
+        epoch = state.epoch
         self.modules.load_state_dict(load_file(folder / f"epoch-{epoch:03d}.safetensors"))
         saved = torch.load(folder / f"epoch-{epoch:03d}.optim.pt", weights_only=True)
         optimizer.load_state_dict(saved["optimizer"])
@@ -147,7 +150,8 @@ class TorchNetwork:
         buffer = io.BytesIO()
         with warnings.catch_warnings():  # the TorchScript exporter: the newer one needs onnxscript, not installed
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(_Exported(self), (torch.zeros(1, 300, self.features.dim),), buffer,
+            # arg-type: torch annotates only paths, but the TorchScript exporter writes to a file object too
+            torch.onnx.export(_Exported(self), (torch.zeros(1, 300, self.features.dim),), buffer,  # type: ignore[arg-type]
                               input_names=["features"], output_names=["logits", "embedding"],
                               dynamic_axes={"features": {1: "frames"}}, opset_version=17, dynamo=False)  # fmt: skip
         graph = onnx.load_from_string(buffer.getvalue())
@@ -167,6 +171,16 @@ class TorchNetwork:
         if gap > ONNX_TOLERANCE:
             raise DialectidError(f"the ONNX graph of the {self.name} network differs from torch by {gap:.2g} in a "
                                  f"posterior (allowed {ONNX_TOLERANCE:g}); report this with the torch version")  # fmt: skip
+
+
+@dataclass
+class _Progress:
+    """Where training stands after an epoch, as checkpoints/state.json holds it."""
+
+    epoch: int = 0
+    best_accuracy: float = -1.0
+    best_epoch: int = 0
+    stale: int = 0  # epochs since the dev accuracy last improved
 
 
 class _Exported(nn.Module):
@@ -206,15 +220,15 @@ def _batches(clips: Clips, batch_seconds: float, crop_s: tuple[float, float], rn
         yield torch.from_numpy(np.stack(crops).astype(np.float32)), torch.from_numpy(clips.targets[chosen])
 
 
-def _optimizer(parameters, cfg) -> torch.optim.Optimizer:
-    parameters = list(parameters)
+def _optimizer(parameters: Iterable[nn.Parameter], cfg: TrainingConfig) -> Optimizer:
+    weights = list(parameters)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(parameters, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(weights, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return kind(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return kind(weights, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _schedule(optimizer, cfg):
+def _schedule(optimizer: Optimizer, cfg: TrainingConfig) -> LRScheduler:
     if cfg.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     if cfg.lr_schedule == "step":
