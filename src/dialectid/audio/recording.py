@@ -21,6 +21,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soxr
@@ -145,7 +146,7 @@ class FileInfo:
     whole: bool = True  # False: counting stopped at probe_file's limit; the file lasts at least duration_s
 
     @property
-    def channel(self) -> str:
+    def channel(self) -> Literal["telephone", "wideband"]:
         """`telephone` for narrowband audio (8 kHz or a telephone codec), else `wideband`."""
         narrow = self.sample_rate <= 8000 or self.codec in TELEPHONE_CODECS
         return "telephone" if narrow else "wideband"
