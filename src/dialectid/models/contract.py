@@ -80,6 +80,9 @@ class DecisionRules(StrictModel):
     min_speech_s: float = Field(3.0, ge=0, le=600, description="less net speech: insufficient_speech, no result")
     low_confidence: float = Field(0.5, gt=0, lt=1, description="top probability below this: low_confidence")
     open_set_margin: float = Field(1.0, gt=0, le=100, description="out_of_set when novelty > margin x threshold")
+    open_set_min_speech_s: float = Field(0.0, ge=0, le=600, description="less net speech: a novelty above the "
+                                         "threshold gives low_confidence, not out_of_set (too little speech to tell "
+                                         "an unknown language from a known one)")  # fmt: skip
 
 
 class ModelSection(StrictModel):

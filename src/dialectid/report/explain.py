@@ -61,6 +61,11 @@ def status_lines(a: Analysis, model: ModelFacts) -> list[str]:
                 if rules else "")  # fmt: skip
         lines.append(f"The most likely language is {top} with {pct(a.top_probability)}.{rule}"
                      + (": a result, not a certainty." if rule else ""))  # fmt: skip
+    elif a.status == "low_confidence" and a.open_set and a.open_set.novelty > a.open_set.threshold:
+        lines.append(f"Its novelty {a.open_set.novelty:.2f} is above the model's open-set threshold "
+                     f"{a.open_set.threshold:.2f}, but {a.speech_s:.1f} s of speech is too little to tell a language "
+                     f"the model does not know from one it knows. {top} is the closest known language; this is not "
+                     "a result.")  # fmt: skip
     elif a.status == "low_confidence":
         threshold = f", below the model's threshold of {100 * rules['low_confidence']:g} %" if rules else ""
         lines.append(f"The closest of the known languages, {top}, has only {pct(a.top_probability)}{threshold}. "

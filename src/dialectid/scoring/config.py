@@ -38,6 +38,9 @@ class DecisionConfig(StrictModel):
     open_set_margin: float | None = Field(
         None, gt=0, le=100, description="novelty > margin x threshold: out_of_set [the bundle's]"
     )
+    open_set_min_speech_s: float | None = Field(
+        None, ge=0, le=600, description="less net speech: a novel recording is low_confidence [the bundle's]"
+    )
     bootstrap: int = Field(200, ge=10, le=5000, description="bootstrap draws over windows for the interval")
     interval: float = Field(0.95, gt=0.5, lt=1)
 

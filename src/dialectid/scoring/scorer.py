@@ -176,10 +176,13 @@ class Scorer:
         if novelty is not None and self.bundle.open_set_threshold is not None:
             open_set = OpenSet(novelty=novelty, threshold=float(self.bundle.open_set_threshold))
         status: Status = "ok"
-        if labels[top] == "out_of_set" or (open_set and open_set.novelty > rules.open_set_margin * open_set.threshold):
+        novel = open_set is not None and open_set.novelty > rules.open_set_margin * open_set.threshold
+        if labels[top] == "out_of_set" or (novel and measured.speech_s >= rules.open_set_min_speech_s):
             status = "out_of_set"
-        elif probabilities[top] < rules.low_confidence or "channels_differ" in measured.quality.flags:
-            status = "low_confidence"  # mixed channels that differ: two voices scored as one (the reason says so)
+        elif novel or probabilities[top] < rules.low_confidence or "channels_differ" in measured.quality.flags:
+            # novel on short speech: cannot tell an unknown language from a known one; mixed channels
+            # that differ: two voices scored as one (the report says which)
+            status = "low_confidence"
         totals = self.bundle.taxonomy.totals(dict(zip(labels, probabilities.tolist(), strict=True)))
         parents = self.bundle.taxonomy.parents
         return {

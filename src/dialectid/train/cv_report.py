@@ -42,3 +42,17 @@ def cross_validation_section(cv: dict[str, Any]) -> str:
                   + "; ".join(f"{k} {100 * v['flagged']:.1f} % of {v['clips']}"
                               for k, v in open_set["flagged_per_source"].items()) + "."]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def speech_line_section(line: dict[str, Any]) -> str:
+    """The model card's paragraph on how much speech the open-set decision needs (trainer.open_set_speech_line)."""
+    rows = [f"| {r['at_least_s']:g} s | {r['recordings']} | {100 * r['flagged']:.1f} % |" for r in line["curve"]]
+    return "\n".join([
+        "## How much speech the open-set decision needs", "",
+        f"A recording is called out_of_set only from {line['chosen_s']:g} s of net speech on; below that, a novelty "
+        "above the threshold gives low_confidence: too little speech to tell an unknown language from a known one. "
+        f"The line is the shortest at which held-out in-set recordings (calibration clips and their short crops, "
+        f"never heard in training) with at least that much speech are flagged at most "
+        f"{100 * line['max_flag_rate']:g} % of the time:", "",
+        "| at least | held-out in-set recordings | flagged out_of_set |", "|---:|---:|---:|", *rows,
+    ]) + "\n"  # fmt: skip

@@ -45,7 +45,7 @@ from dialectid.taxonomy import Taxonomy
 from dialectid.train.augment import augment
 from dialectid.train.card import render_card, standard_limitations, usefulness_warnings, warning_section
 from dialectid.train.config import TrainConfig
-from dialectid.train.cv_report import cross_validation_section
+from dialectid.train.cv_report import cross_validation_section, speech_line_section
 from dialectid.train.data import load_clips, load_signal
 from dialectid.train.progress import StageProgress, duration
 
@@ -123,8 +123,12 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
                        progress.counter("calibrating", len(manifests[held_out_part])))  # fmt: skip
     crops = measure_crops(Scorer(bundle), manifests[held_out_part], config.calibration.short_crops_s)
     fit_calibrator(bundle.calibrator, measured + crops, labels, held_out_part != "train", log)
-    bundle = assemble(config.name, model, bundle.calibrator, taxonomy, config.decision, fingerprint,
-                      open_set_threshold(model, measured, log))  # fmt: skip
+    open_set = open_set_threshold(model, measured, log)
+    rules, speech_line = config.decision, None
+    if open_set is not None and measured and measured[0][1].mean_novelty() is not None:
+        speech_line = open_set_speech_line(measured + crops, open_set["threshold"], log)
+        rules = rules.model_copy(update={"open_set_min_speech_s": speech_line["chosen_s"]})
+    bundle = assemble(config.name, model, bundle.calibrator, taxonomy, rules, fingerprint, open_set)
     held_out = "test" if "test" in manifests else "dev" if "dev" in manifests else None
     metrics: dict[str, Any] = {}
     if held_out:
@@ -136,6 +140,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
             f"Cavg {metrics.get('cavg')}, Cllr {metrics.get('cllr')}")  # fmt: skip
     if (cross_validation := getattr(model, "cross_validation", None)) is not None:
         metrics["cross_validation"] = cross_validation
+    if speech_line is not None:
+        metrics["open_set_speech_line"] = speech_line
     card = render_card(config.name, model.name, labels, fingerprint, metrics,
                        standard_limitations(fingerprint, model.zero_shot), model.zero_shot)  # fmt: skip
     if warnings := usefulness_warnings(metrics, len(labels)):
@@ -145,6 +151,8 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
             log.file_only(f"WARNING: {warning}")  # the console gets them after the figures
     if cross_validation is not None:
         card += "\n" + cross_validation_section(cross_validation)
+    if speech_line is not None:
+        card += "\n" + speech_line_section(speech_line)
     if config.output.card_notes is not None:
         card += "\n" + _read_notes(config.output.card_notes)
     path = save_bundle(config.output.bundle or run_dir / "bundle", bundle, metrics, card)
@@ -333,6 +341,32 @@ def open_set_threshold(model, measured: list[tuple[int, Measurement]], log: Call
     threshold = float(np.quantile(novelty, OPEN_SET_QUANTILE))
     log(f"open-set threshold {threshold:.3f} ({OPEN_SET_QUANTILE:.0%} of in-set recordings below it)")
     return {"threshold": threshold, "quantile": OPEN_SET_QUANTILE}
+
+
+OPEN_SET_SPEECH_GRID = (0.0, 1.5, 2.0, 2.5, 3.0, 4.0)  # seconds of net speech
+IN_SET_FLAG_RATE_MAX = 0.05  # held-out in-set recordings called out_of_set, at most
+
+
+def open_set_speech_line(measured: list[tuple[int, Measurement]], threshold: float, log: Callable[[str], None]
+                         ) -> dict[str, Any]:  # fmt: skip
+    """The least net speech on which a novelty above `threshold` means out_of_set: the shortest
+    `OPEN_SET_SPEECH_GRID` value at which the held-out in-set recordings (calibration clips and their
+    short crops) with at least that much speech are flagged at most `IN_SET_FLAG_RATE_MAX`. Below it
+    a novel recording is low_confidence: a second of speech cannot tell an unknown language from a
+    known one (issue 28: short telephone prompts were flagged 27 % of the time)."""
+    speech = np.array([m.speech_s for _, m in measured])
+    novel = np.array([(m.mean_novelty() or 0.0) > threshold for _, m in measured])
+    curve = [{"at_least_s": s, "recordings": int((speech >= s).sum()),
+              "flagged": float(novel[speech >= s].mean()) if (speech >= s).any() else 0.0}
+             for s in OPEN_SET_SPEECH_GRID]  # fmt: skip
+    chosen = next((row["at_least_s"] for row in curve if row["flagged"] <= IN_SET_FLAG_RATE_MAX),
+                  OPEN_SET_SPEECH_GRID[-1])  # fmt: skip
+    log(
+        f"out_of_set from {chosen:g} s of speech on (held-out in-set recordings flagged from each line: "
+        + ", ".join(f"{r['at_least_s']:g} s {100 * r['flagged']:.1f} % of {r['recordings']}" for r in curve)
+        + ")"
+    )
+    return {"chosen_s": chosen, "max_flag_rate": IN_SET_FLAG_RATE_MAX, "curve": curve}
 
 
 def training_fingerprint(manifests: dict[str, Manifest], config: TrainConfig) -> dict[str, Any]:
