@@ -1,7 +1,9 @@
 """An operator's install (no extras) scores with the shipped models; a command that needs an extra
 says which in one line. The extras are hidden from a child Python by an import hook that refuses
-their modules, as a base install that never had them would, including in the processes it spawns."""
+their modules, as a base install that never had them would, including in the processes it spawns; and
+nothing the base requirements require, all the way down, is a package of an extra."""
 
+import hashlib
 import json
 import os
 import re
@@ -10,19 +12,24 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from importlib.metadata import packages_distributions
+from importlib.metadata import packages_distributions, requires
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from audiofactory import espeak
+from dialectid.audio.vad import SILERO_SHA256
 from dialectid.extras import EXTRAS, MissingExtraError, require_extra
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-# Every extra's modules, with what they bring that dialectid imports too (starlette, FastAPI's) and
-# faster-whisper, which only the tests and the benchmarks use.
-HIDDEN = sorted({module for modules in EXTRAS.values() for module in modules} | {"starlette", "faster_whisper"})
+# Every extra's modules, with what they bring that dialectid imports too (starlette, FastAPI's),
+# faster-whisper, which only the tests and the benchmarks use, and silero_vad, whose ONNX file the
+# VAD read until #27 (the package requires torch; the file now ships inside dialectid).
+HIDDEN = sorted(
+    {module for modules in EXTRAS.values() for module in modules} | {"starlette", "faster_whisper", "silero_vad"}
+)
 BLOCKER = f"""
 import sys
 
@@ -142,7 +149,32 @@ def test_each_extra_in_pyproject_brings_the_modules_dialectid_checks_for():
     assert {"train", "ray", "web"} <= {_name(e) for e in re.findall(r"\[([^]]+)\]", extras["test"][0])[0].split(",")}
 
 
-def test_the_wheel_ships_py_typed_and_leaves_the_extras_out_of_its_requirements(tmp_path):
+def _required_by(requirement: Requirement) -> list[Requirement]:
+    """What the installed distribution of `requirement` requires, with the extras it is asked for."""
+    extras = requirement.extras or {""}
+    found = [Requirement(r) for r in requires(requirement.name) or []]
+    return [r for r in found if r.marker is None or any(r.marker.evaluate({"extra": e}) for e in extras)]
+
+
+def test_nothing_the_base_requirements_pull_in_is_a_package_of_an_extra():
+    """pip installs what each base requirement requires, all the way down, so hiding torch from the
+    scorer is not enough: none of it may be torch, Ray or FastAPI (silero-vad, a base requirement
+    until #27, required torch). Read from the installed packages, the versions constraints.txt pins."""
+    chains: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+    todo = [(Requirement(r), ("dialectid",)) for r in PYPROJECT["project"]["dependencies"]]
+    while todo:
+        requirement, chain = todo.pop()
+        key = (_name(requirement.name), tuple(sorted(requirement.extras)))
+        if key not in chains:
+            chains[key] = (*chain, key[0])
+            todo += [(r, chains[key]) for r in _required_by(requirement)]
+    extras = {_name(r) for extra in EXTRAS for r in PYPROJECT["project"]["optional-dependencies"][extra]}
+    pulled = sorted(" -> ".join(chain) for (name, _), chain in chains.items() if name in extras)
+    assert not pulled, pulled
+    assert {"numpy", "onnxruntime", "ctranslate2", "packaging"} <= {name for name, _ in chains}  # the walk went down
+
+
+def test_the_wheel_ships_py_typed_and_the_vad_model_and_leaves_the_extras_out_of_its_requirements(tmp_path):
     """Built from a copy of the tree (a build writes build/ and egg-info beside its source)."""
     source = tmp_path / "source"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
@@ -154,6 +186,8 @@ def test_the_wheel_ships_py_typed_and_leaves_the_extras_out_of_its_requirements(
     (wheel,) = (tmp_path / "dist").glob("dialectid-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert "dialectid/py.typed" in archive.namelist()
+        assert "dialectid/audio/SOURCE.md" in archive.namelist()  # the VAD model's source and MIT licence
+        assert hashlib.sha256(archive.read("dialectid/audio/silero_vad.onnx")).hexdigest() == SILERO_SHA256
         metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         lines = archive.read(metadata).decode().splitlines()
     requires = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]

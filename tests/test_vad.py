@@ -1,3 +1,7 @@
+import hashlib
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -64,12 +68,12 @@ def test_silero_result_does_not_depend_on_block_size(tmp_path, speech_clips):
     assert small == large
 
 
-def test_silero_model_is_the_verified_file():
-    import hashlib
+def test_silero_model_is_the_verified_file_shipped_in_dialectid():
+    """Inside dialectid itself, not the silero-vad wheel (which requires torch, #27)."""
+    from dialectid.audio import vad
 
-    from dialectid.audio.vad import SILERO_SHA256
-
-    assert hashlib.sha256(silero_model_path().read_bytes()).hexdigest() == SILERO_SHA256
+    assert silero_model_path() == Path(vad.__file__).with_name("silero_vad.onnx")
+    assert hashlib.sha256(silero_model_path().read_bytes()).hexdigest() == vad.SILERO_SHA256
 
 
 def test_tampered_silero_model_is_refused(monkeypatch, tmp_path):
@@ -77,13 +81,27 @@ def test_tampered_silero_model_is_refused(monkeypatch, tmp_path):
 
     fake = tmp_path / "silero_vad.onnx"
     fake.write_bytes(b"not the model")
-    monkeypatch.setattr(vad, "silero_model_path", lambda: fake)
+    monkeypatch.setattr(vad, "SILERO_MODEL", fake)
     vad._silero_session.cache_clear()
     try:
-        with pytest.raises(VadModelError, match="checksum mismatch"):
+        with pytest.raises(
+            VadModelError,
+            match=f"^{re.escape(str(fake))}: checksum mismatch for the Silero VAD model; reinstall dialectid$",
+        ):
             vad._silero_session()
     finally:
         vad._silero_session.cache_clear()
+
+
+def test_missing_silero_model_is_one_line(monkeypatch, tmp_path):
+    from dialectid.audio import vad
+
+    monkeypatch.setattr(vad, "SILERO_MODEL", tmp_path / "silero_vad.onnx")
+    with pytest.raises(
+        VadModelError,
+        match="^.*silero_vad.onnx: the Silero VAD model is missing from this install; reinstall dialectid$",
+    ):
+        silero_model_path()
 
 
 def test_unknown_detector_lists_the_known_ones(tmp_path, format_files):

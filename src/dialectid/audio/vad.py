@@ -1,9 +1,10 @@
 """Voice activity detection: where in a recording someone speaks.
 
 Two detectors, registered by name, turn the signal into per-frame speech probabilities:
-`silero` runs the Silero VAD ONNX model that the `silero-vad` wheel ships (verified by its
-sha256, never downloaded), `energy` thresholds frame energy above the noise floor. One
-hysteresis step turns the probabilities into segments for both.
+`silero` runs the Silero VAD ONNX model shipped inside this package (silero_vad.onnx, MIT, from
+silero-vad 6.2.3: SOURCE.md beside it; verified by its sha256, never downloaded), `energy`
+thresholds frame energy above the noise floor. One hysteresis step turns the probabilities into
+segments for both.
 
 >>> speech_segments(np.array([0, 0, 1, 1, 1, 1, 0, 0]), 0.1, VadConfig(min_speech_s=0.2))
 [Segment(start=0.2, end=0.6000000000000001)]
@@ -11,8 +12,6 @@ hysteresis step turns the probabilities into segments for both.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,8 +23,10 @@ from dialectid.audio.config import VadConfig
 from dialectid.audio.frames import HOP_S, frame_energies_db
 from dialectid.audio.recording import Recording
 from dialectid.errors import DialectidError
+from dialectid.paths import file_sha256
 
-SILERO_MODEL = "silero_vad.onnx"
+# Shipped in the package, not read from the silero-vad wheel: that package requires torch (#27).
+SILERO_MODEL = Path(__file__).with_name("silero_vad.onnx")
 SILERO_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
 # samples per model step and samples of left context, per rate
 _SILERO_FRAMES = {16000: (512, 64), 8000: (256, 32)}
@@ -221,9 +222,8 @@ def _silero_session():
     import onnxruntime
 
     path = silero_model_path()
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != SILERO_SHA256:
-        raise VadModelError(f"{path}: checksum mismatch for the Silero VAD model; reinstall silero-vad==6.2.3")
+    if file_sha256(path) != SILERO_SHA256:
+        raise VadModelError(f"{path}: checksum mismatch for the Silero VAD model; reinstall dialectid")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -231,12 +231,7 @@ def _silero_session():
 
 
 def silero_model_path() -> Path:
-    """The ONNX file inside the installed `silero-vad` wheel, found without importing it
-    (its __init__ imports torch, which the VAD does not need)."""
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise VadModelError("the silero-vad package is not installed; run the README's install command")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / SILERO_MODEL
-    if not path.is_file():
-        raise VadModelError(f"{path}: the Silero VAD model is missing; reinstall silero-vad==6.2.3")
-    return path
+    """The Silero VAD ONNX file shipped inside dialectid (package data, beside this module)."""
+    if not SILERO_MODEL.is_file():
+        raise VadModelError(f"{SILERO_MODEL}: the Silero VAD model is missing from this install; reinstall dialectid")
+    return SILERO_MODEL
