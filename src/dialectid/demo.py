@@ -19,12 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dialectid.errors import DialectidError
-from dialectid.paths import home, make_private
+from dialectid.paths import checkout_root, home, make_private
 from dialectid.version import __version__
 
 MARKER = "DEMO.json"
 DEMO_FEEDBACK = "Demo feedback: written by dialectid demo when it built this case file, to show how feedback looks."
-SAMPLES = Path(__file__).resolve().parents[2] / "datasets" / "samples"
 ACCOUNTS = (("demo-admin", "admin"), ("demo-analyst", "analyst"), ("anna.caseworker", "caseworker"),
             ("ben.caseworker", "caseworker"))  # fmt: skip
 
@@ -57,6 +56,21 @@ class DemoError(DialectidError):
     """The demo home cannot be built or reused where it was asked for."""
 
 
+def samples_folder() -> Path:
+    """datasets/samples of the source checkout this package runs from: the demo's recordings come
+    with a checkout, not in the package. A `DemoError` names where they were looked for."""
+    root = checkout_root()
+    folder = root / "datasets" / "samples" if root else None
+    if folder is None:
+        raise DemoError(
+            "the demo needs the sample recordings of a source checkout (datasets/samples), and "
+            f"dialectid runs from {Path(__file__).parent}, not from one; run it from a clone"
+        )
+    if not folder.is_dir():
+        raise DemoError(f"{folder}: the demo's sample recordings are missing; restore datasets/samples of the checkout")
+    return folder
+
+
 @dataclass(frozen=True)
 class Demo:
     folder: Path
@@ -80,12 +94,15 @@ def prepare(folder: Path, model: Path, rebuild: bool = False, say: Callable[[str
         if changed := make_private(folder):  # as `serve` does: its database and signing key are real secrets
             say(f"warning: {changed}")
         return Demo(folder, {}, cases)
+    samples = samples_folder()  # before an old demo is removed
     if folder.exists():
         shutil.rmtree(folder)
-    return _build(folder, model, say, dialect_model)
+    return _build(folder, samples, model, say, dialect_model)
 
 
-def _build(folder: Path, model: Path, say: Callable[[str], None], dialect_model: Path | None = None) -> Demo:
+def _build(
+    folder: Path, samples: Path, model: Path, say: Callable[[str], None], dialect_model: Path | None = None
+) -> Demo:
     from dialectid.casefile import CaseStore
     from dialectid.casefile.accounts import Accounts
     from dialectid.casefile.workflow import analyse_case
@@ -111,7 +128,7 @@ def _build(folder: Path, model: Path, say: Callable[[str], None], dialect_model:
         reference = store.new_case(case.name, case.date_of_birth, case.claimed_origin, "demo-analyst").reference
         store.assign(reference, case.caseworker, "demo-admin")
         for sample in case.recordings:
-            store.add_recording(reference, SAMPLES / sample, "demo recording", "demo-analyst")
+            store.add_recording(reference, samples / sample, "demo recording", "demo-analyst")
         analyse_case(store, reference, bundle, "demo-analyst", dialect=dialect)
         references.append(reference)
     _give_feedback(store, references[0], actor)

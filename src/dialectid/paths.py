@@ -22,6 +22,19 @@ def home() -> Path:
     return Path(configured) if configured else Path.home() / ".local" / "share" / "dialectid"
 
 
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (its src/dialectid beside a pyproject.toml), where the
+    shipped models and the sample recordings lie; None for an installed package, which has neither.
+
+    >>> (checkout_root() / "src" / "dialectid" / "paths.py").samefile(__file__)  # the tests run in a checkout
+    True
+    """
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / "src" / "dialectid").is_dir():
+        return None
+    return root
+
+
 def make_private(root: Path) -> str | None:
     """Take every permission for group and others off `root` and everything below it (folders
     become 0700, files 0600 or stricter; symbolic links are left alone). Returns one line saying

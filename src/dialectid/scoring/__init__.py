@@ -44,12 +44,11 @@ def default_model_path() -> Path:
 
 
 def _checkout_models() -> list[Path]:
-    """models/lid-accurate of the source checkout this package runs from (src/dialectid beside a
-    pyproject.toml); none for an installed package."""
-    root = Path(__file__).resolve().parents[3]
-    if not (root / "pyproject.toml").is_file() or not (root / "src" / "dialectid").is_dir():
-        return []
-    return [root / "models" / DEFAULT_MODEL]
+    """models/lid-accurate of the source checkout this package runs from; none for an installed package."""
+    from dialectid.paths import checkout_root
+
+    root = checkout_root()
+    return [root / "models" / DEFAULT_MODEL] if root else []
 
 
 def analyse(path: str | os.PathLike[str], model: Bundle | str | os.PathLike[str] | None = None,
