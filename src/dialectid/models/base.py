@@ -86,7 +86,6 @@ class LidModel:
     Args: ClassVar[type[StrictModel]] = StrictModel
     args: StrictModel  # an instance of `Args`: a subclass states which (`args: ItsArgs`), for the type checker
     zero_shot: ClassVar[bool] = False  # True: nothing is learned from the training clips
-    novelty_threshold: ClassVar[float | None] = None  # a fixed open-set threshold, else fitted on held-out clips
 
     def __init__(self, labels: Sequence[str], features: FeatureConfig, args: dict[str, Any] | None = None) -> None:
         self.labels = list(labels)
@@ -109,6 +108,12 @@ class LidModel:
     def novelty(self, inputs: Sequence[np.ndarray]) -> np.ndarray | None:
         """How unlike every known class each clip is (higher: less like any), or None where the
         model has no such measure. The open-set decision thresholds it."""
+        return None
+
+    @property
+    def novelty_threshold(self) -> float | None:
+        """A threshold the model fixes itself (a class constant, or one learned in `fit` as the
+        fusion's detector is), else None: the trainer fits one on held-out clips."""
         return None
 
     def state(self) -> dict[str, np.ndarray]:

@@ -13,13 +13,14 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from dialectid.models.base import log_softmax
 
-METHODS = ("logistic", "temperature", "none")
+CalibrationMethod = Literal["logistic", "temperature", "none"]
+METHODS: tuple[str, ...] = get_args(CalibrationMethod)
 _L2 = 1e-3  # a little shrinkage keeps offsets finite for classes the dev set hardly has
 
 

@@ -25,7 +25,7 @@ from dialectid.audio import IngestConfig
 from dialectid.config import StrictModel
 from dialectid.errors import ConfigError
 from dialectid.features import FeatureConfig
-from dialectid.models.calibration import METHODS
+from dialectid.models.calibration import CalibrationMethod
 from dialectid.taxonomy import Taxonomy
 
 AUDIO_RATE = 16000  # models that read audio (Whisper) take 16 kHz
@@ -105,7 +105,7 @@ class TaxonomySection(StrictModel):
 
 
 class CalibrationSection(StrictModel):
-    method: Literal[*METHODS]
+    method: CalibrationMethod
     duration_covariate: bool
 
 
