@@ -258,7 +258,7 @@ def windowed(clips: Clips, rate: int, rules: DecisionRules) -> Clips:
     return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations), index, **per_window)
 
 
-def measure(scorer: Scorer, manifest: Manifest, advance) -> list[tuple[int, Measurement]]:
+def measure(scorer: Scorer, manifest: Manifest, advance: Callable[[], None]) -> list[tuple[int, Measurement]]:
     """(target, measurement) of every held-out clip that the decision rules let through."""
     index = {label: i for i, label in enumerate(scorer.bundle.labels)}
     kept = []
@@ -327,15 +327,15 @@ def fit_calibrator(calibrator: Calibrator, measured: list[tuple[int, Measurement
 OPEN_SET_QUANTILE = 0.99  # of held-out in-set clips, which the open-set decision lets through
 
 
-def open_set_threshold(model, measured: list[tuple[int, Measurement]], log: Callable[[str], None]
+def open_set_threshold(model: LidModel, measured: list[tuple[int, Measurement]], log: Callable[[str], None]
                        ) -> dict[str, float] | None:  # fmt: skip
     """The model's fixed threshold, or the recording novelty that 99 % of held-out in-set
     recordings stay below; beyond it a recording fits no class."""
     if model.novelty_threshold is not None:
         log(f"open-set threshold {model.novelty_threshold} (fixed by the model {model.name})")
         return {"threshold": model.novelty_threshold}
-    novelty = [m.mean_novelty() for _, m in measured]
-    if not novelty or novelty[0] is None:
+    novelty = [n for _, m in measured if (n := m.mean_novelty()) is not None]  # none from a model without one
+    if not novelty:
         log("this model has no novelty measure: out-of-set only through an out_of_set class")
         return None
     threshold = float(np.quantile(novelty, OPEN_SET_QUANTILE))
