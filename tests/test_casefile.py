@@ -53,7 +53,7 @@ def test_new_case_keeps_identity_apart(store):
     case = store.new_case("Amira Haddad", "1991-03-14", "Aleppo, Syria", "clerk")
     assert CASE_REFERENCE.fullmatch(case.reference) and case.pseudonym.startswith("S-")
     assert not CASE_REFERENCE.fullmatch(case.reference.lower()) and not CASE_REFERENCE.fullmatch(case.reference + "0")
-    assert [c["reference"] for c in store.list_cases(case.reference[-6:].lower())] == [case.reference]
+    assert [c.reference for c in store.list_cases(case.reference[-6:].lower())] == [case.reference]
     with pytest.raises(CaseError, match="search by case reference"):  # a name typed into the search by mistake
         store.list_cases("Amira Haddad")
     with store.engine.connect() as connection:
@@ -111,10 +111,10 @@ def test_analyse_attaches_signed_reports_and_audits_everything(store, recordings
     again = analyse_case(store, case.reference, bundle, "analyst")
     assert again.analysed == again.reports == []
     shown = store.show(case.reference, "caseworker")
-    assert [a["analyses"][0]["top_label"] for a in shown["recordings"]] == ["en", "en"]
+    assert [r.analyses[0].top_label for r in shown.recordings] == ["en", "en"]
     number, pdf = store.report_pdf(case.reference, None, "caseworker")
     assert verify_pdf(pdf, trusted_key(store.keys_dir)).registration_number == number
-    actions = [e["action"] for e in store.events(case.reference)]
+    actions = [e.action for e in store.events(case.reference)]
     assert actions == ["case created", "recording added", "recording added", "analysed", "analysed",
                        "report attached", "report attached", "viewed", "report exported"]  # fmt: skip
     assert store.verify_audit() == (len(store.events()), None)
@@ -140,10 +140,10 @@ def test_erasing_the_identity_leaves_analyses_and_reports(store, recordings, whi
     case = store.new_case("Amira Haddad", "1991-03-14", None, "clerk")
     store.add_recording(case.reference, recordings[0], "officer", "clerk")
     analyse_case(store, case.reference, load_model(whisper_bundle), "analyst")
-    assert store.show(case.reference, "admin", with_identity=True)["identity"]["name"] == "Amira Haddad"
+    assert store.identity(case.reference, "admin").name == "Amira Haddad"
     assert store.erase_identity(case.reference, "admin") == case.pseudonym
-    shown = store.show(case.reference, "admin", with_identity=True)
-    assert shown["identity"] is None and shown["recordings"][0]["analyses"][0]["report"]
+    assert store.identity(case.reference, "admin") is None
+    assert store.show(case.reference, "admin").recordings[0].analyses[0].report
     _, pdf = store.report_pdf(case.reference, None, "admin")
     verify_pdf(pdf, trusted_key(store.keys_dir))
     with pytest.raises(CaseError, match="already erased"):
@@ -201,7 +201,7 @@ def test_two_processes_analysing_one_case_lose_nothing(backend, tmp_path, record
     assert sorted(analyses) == [1, 2, 3, 4] and reports == 4
     count, problem = store.verify_audit()
     assert problem is None
-    actions = [e["action"] for e in store.events(case.reference)]
+    actions = [e.action for e in store.events(case.reference)]
     assert actions.count("analysed") == 4 and actions.count("report attached") == 4
 
 
@@ -271,6 +271,6 @@ def test_feedback_is_stored_and_audited(store, recordings, whisper_bundle):
     with store.engine.connect() as connection:
         row = connection.execute(sa.text("SELECT author, agrees, linguist_outcome FROM feedback")).one()
     assert tuple(row) == ("caseworker 3", True, "confirmed by linguist")
-    assert store.events(case.reference)[-1]["action"] == "feedback given"
+    assert store.events(case.reference)[-1].action == "feedback given"
     with pytest.raises(CaseError, match="no analysis 'DID-NOPE'"):
         store.add_feedback("DID-NOPE", "x", "caseworker", None, None, None)

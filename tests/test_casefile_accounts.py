@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from dialectid.casefile import CaseError, CaseStore
 from dialectid.casefile.accounts import Accounts
+from dialectid.casefile.summaries import ModelAgreement
 from dialectid.casefile.workflow import analyse_case
 from dialectid.models.bundle import load_model
 from test_casefile import BACKENDS, fresh_url
@@ -50,10 +51,10 @@ def test_users_sessions_and_failed_logins(store):
     accounts.open_session(carla, token_sha("t2"), HOUR)
     accounts.set_active("carla", False, "admin")
     assert accounts.session_account(token_sha("t2")) is None  # deactivation ends every session
-    actions = [e["action"] for e in store.events()]
+    actions = [e.action for e in store.events()]
     assert actions == ["user added", "login failed", "login failed", "logged in", "logged in", "logged out",
                        "logged in", "user deactivated"]  # fmt: skip
-    failed = [(e["actor"], e["details"]) for e in store.events() if e["action"] == "login failed"]
+    failed = [(e.actor, e.details) for e in store.events() if e.action == "login failed"]
     assert failed == [("carla", {"reason": "wrong password", "attempts": 1, "client": "192.0.2.1"}),
                       ("anonymous", {"reason": "unknown or inactive user", "attempts": 10, "client": "192.0.2.1",
                                      "since": "2026-01-01T00:00:00+00:00"})]  # fmt: skip
@@ -70,10 +71,12 @@ def test_assignments_and_searching_cases(store):
         store.assign(second, "anna", "admin")
     carla_id = Accounts(store).by_name("carla").id
     assert store.assignee(first) == carla_id and store.assignee(second) is None
-    assert [c["reference"] for c in store.list_cases(assigned_to=carla_id)] == [first]
-    assert [c["assigned_to"] for c in store.list_cases()] == ["carla", None]
-    assert [c["reference"] for c in store.list_cases(search=second[-6:].lower())] == [second]
-    assert store.list_cases(search="%") == [] and store.list_cases(status="closed") == []
+    assert [c.reference for c in store.list_cases(assigned_to=carla_id)] == [first]
+    assert [c.assigned_to for c in store.list_cases()] == ["carla", None]
+    assert [c.reference for c in store.list_cases(search=second[-6:].lower())] == [second]
+    assert store.list_cases(status="closed") == []
+    with pytest.raises(CaseError, match="search by case reference"):  # a reference's characters only: no LIKE
+        store.list_cases(search="%")
     assert store.statuses() == ["open"]
     store.assign(first, None, "admin")
     assert store.assignee(first) is None
@@ -94,8 +97,8 @@ def test_feedback_summary_and_report_parts(store, stats_bundle, toy_corpus, tmp_
     store.add_feedback(numbers[1], "colin", "caseworker", None, None, None)
     with pytest.raises(CaseError, match=f"no analysis '{numbers[1]}' in case {references[0]}"):
         store.add_feedback(numbers[1], "carla", "caseworker", True, None, None, reference=references[0])
-    assert store.agreement_by_model() == [{"model": "toy-stats-logreg", "feedback": 3, "agree": 1, "disagree": 1,
-                                           "no_opinion": 1, "agreement": 0.5}]  # fmt: skip
+    assert store.agreement_by_model() == [ModelAgreement("toy-stats-logreg", feedback=3, agree=1, disagree=1,
+                                                         no_opinion=1, agreement=0.5)]  # fmt: skip
     parts = store.report_parts(references[0], numbers[0])
     assert parts.registration_number == numbers[0] and parts.pdf.startswith(b"%PDF")
     assert parts.model_facts["name"] == "toy-stats-logreg" and parts.model_facts["bundle_sha256"] == bundle.sha256
@@ -106,7 +109,7 @@ def test_feedback_summary_and_report_parts(store, stats_bundle, toy_corpus, tmp_
     assert store.recording(references[0], sha).sha256 == sha
     with pytest.raises(CaseError, match="has no recording"):
         store.recording(references[1], sha)
-    shown = store.show(references[0], "carla")["recordings"][0]["analyses"][0]
-    assert [f["agrees"] for f in shown["feedback"]] == [True, False] and shown["quality"]["status"]
+    shown = store.show(references[0], "carla").recordings[0].analyses[0]
+    assert [f.agrees for f in shown.feedback] == [True, False] and shown.quality.status
     with store.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM reports WHERE model_facts IS NULL")).scalar() == 0

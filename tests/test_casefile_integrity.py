@@ -249,9 +249,9 @@ def test_a_forged_analysis_is_detected_by_audit_verify_show_and_the_report(store
     forge(store, number)
     _, problem = store.verify_audit()
     assert problem is not None and number in problem and "changed" in problem
-    (analysis,) = store.show(case.reference, "caseworker")["recordings"][0]["analyses"]
-    assert not analysis["integrity"]["valid"] and "NOT VALID" in analysis["integrity"]["message"]
-    assert analysis["probabilities"] == [] and analysis["top_label"] is None  # the forged figures are not shown
+    (analysis,) = store.show(case.reference, "caseworker").recordings[0].analyses
+    assert not analysis.integrity.valid and "NOT VALID" in analysis.integrity.message
+    assert analysis.probabilities == [] and analysis.top_label is None  # the forged figures are not shown
     shown = cli("case", "show", case.reference)
     assert shown.exit_code == 0 and f"{number}  NOT VALID" in shown.stdout and "ru 99 %" not in shown.stdout
     assert '"ru"' not in json.dumps(json.loads(cli("case", "show", case.reference, "--json").stdout)["recordings"])
@@ -282,9 +282,9 @@ def test_a_deleted_report_or_analysis_is_detected_by_audit_verify_and_show(store
         delete_rows(store, number, tables)
         _, problem = store.verify_audit()
         assert problem is not None and number in problem and what in problem and "deleted" in problem, problem
-        (analysis,) = store.show(case.reference, "caseworker")["recordings"][0]["analyses"]
-        assert analysis["registration_number"] == number and not analysis["integrity"]["valid"], analysis
-        assert what in analysis["integrity"]["message"] and analysis["probabilities"] == []
+        (analysis,) = store.show(case.reference, "caseworker").recordings[0].analyses
+        assert analysis.registration_number == number and not analysis.integrity.valid, analysis
+        assert what in analysis.integrity.message and analysis.probabilities == []
         shown = cli("case", "show", case.reference)
         assert shown.exit_code == 0 and f"{number}  NOT VALID" in shown.stdout, shown.output
         result = cli("audit", "verify")

@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from dialectid.casefile import CaseError, CaseStore, RecordingIntegrityError
 from dialectid.casefile.schema import Base
+from dialectid.casefile.summaries import SubjectIdentity, to_json
 from dialectid.casefile.workflow import analyse_case
 from dialectid.cli import app
 from dialectid.models.bundle import load_model
@@ -145,8 +146,8 @@ def test_case_new_takes_the_identity_from_stdin_never_from_argv(shared):
     assert process.returncode == 0, stderr
     assert NAME.encode() not in argv and DOB.encode() not in argv and b"--identity-from-stdin" in argv
     reference = re.search(r"case (C-\S+)", stdout).group(1)
-    identity = CaseStore(root=home).show(reference, "test", with_identity=True)["identity"]
-    assert identity == {"name": NAME, "date_of_birth": DOB, "claimed_origin": ORIGIN}
+    identity = CaseStore(root=home).identity(reference, "test")
+    assert identity == SubjectIdentity(NAME, DOB, ORIGIN)
 
 
 def test_case_new_asks_at_a_prompt_on_a_terminal(shared):
@@ -163,8 +164,8 @@ def test_case_new_asks_at_a_prompt_on_a_terminal(shared):
     assert process.returncode == 0, stderr
     assert "Name" in stdout and "Date of birth" in stdout
     reference = re.search(r"case (C-\S+)", stdout).group(1)
-    identity = CaseStore(root=home).show(reference, "test", with_identity=True)["identity"]
-    assert identity == {"name": NAME, "date_of_birth": DOB, "claimed_origin": None}
+    identity = CaseStore(root=home).identity(reference, "test")
+    assert identity == SubjectIdentity(NAME, DOB, None)
 
 
 @pytest.mark.parametrize(
@@ -193,8 +194,8 @@ def test_identity_as_lines_and_no_identity_without_a_terminal(tmp_path, monkeypa
     monkeypatch.delenv("DIALECTID_DATABASE_URL", raising=False)
     created = runner.invoke(app, ["case", "new", "--identity-from-stdin"], input=f"{NAME}\n{DOB}\n{ORIGIN}\n")
     assert created.exit_code == 0, created.output
-    identity = CaseStore().show(created.stdout.split()[1], "test", with_identity=True)["identity"]
-    assert identity == {"name": NAME, "date_of_birth": DOB, "claimed_origin": ORIGIN}
+    identity = CaseStore().identity(created.stdout.split()[1], "test")
+    assert identity == SubjectIdentity(NAME, DOB, ORIGIN)
     refused = runner.invoke(app, ["case", "new"], input=IDENTITY)  # a pipe without the flag: no guessing
     assert refused.exit_code == 2 and "--identity-from-stdin" in refused.stderr and refused.stderr.count("\n") == 1
 
@@ -315,15 +316,15 @@ def test_a_changed_recording_is_not_analysed_and_the_failure_is_audited(backend,
     with store.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM analyses")).scalar() == 0
     failure = store.events(case.reference)[-1]
-    assert failure["action"] == "recording integrity failed" and failure["details"]["sha256"] == sha256
-    assert failure["details"]["found"] != sha256
+    assert failure.action == "recording integrity failed" and failure.details["sha256"] == sha256
+    assert failure.details["found"] != sha256
     assert store.verify_audit()[1] is None
     with pytest.raises(RecordingIntegrityError, match="does not match its sha256"):
         store.verified_recording(case.reference, sha256, "clerk")
     store.recordings.path(sha256).unlink()
     with pytest.raises(RecordingIntegrityError, match="is missing"):
         store.verified_recording(case.reference, sha256, "clerk")
-    assert [e["action"] for e in store.events(case.reference)].count("recording integrity failed") == 3
+    assert [e.action for e in store.events(case.reference)].count("recording integrity failed") == 3
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -339,7 +340,7 @@ def test_an_analysis_of_other_bytes_is_never_stored(backend, tmp_path, recording
     with pytest.raises(RecordingIntegrityError, match="does not match its sha256"):
         store.store_analysis(case.reference, recording, other, "analyst")
     assert store.pending(case.reference, bundle.sha256) != []
-    assert store.events(case.reference)[-1]["action"] == "recording integrity failed"
+    assert store.events(case.reference)[-1].action == "recording integrity failed"
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +382,7 @@ def test_the_web_view_says_why_an_analysis_failed_and_serves_no_changed_audio(wo
     assert "Last analysis failed" in page and "does not match its sha256" in page
     audio = anna.get(f"/cases/{case}/recordings/{recording['sha256']}")
     assert audio.status_code >= 400 and "does not match its sha256" in audio.text
-    actions = [e["action"] for e in world.store.events(case)]
+    actions = [e.action for e in world.store.events(case)]
     assert actions.count("recording integrity failed") == 2 and world.store.verify_audit()[1] is None
 
 
@@ -404,7 +405,7 @@ def test_erasure_leaves_no_trace_in_any_file_of_the_home(shared, recordings, sta
     assert added.returncode == 0, added.stderr
     assert dialectid(home, "case", "analyse", reference, "--model", stats_bundle).returncode == 0
     store = CaseStore(root=home)
-    number = store.show(reference, "test")["recordings"][0]["analyses"][0]["registration_number"]
+    number = store.show(reference, "test").recordings[0].analyses[0].registration_number
     store.add_feedback(number, "carla", "caseworker", False, f"{NAME} is from {ORIGIN}", f"born {DOB}")
     store.engine.dispose()
     with Server(home, stats_bundle):  # the server holds the database open while the identity is erased
@@ -438,17 +439,17 @@ def test_free_text_stays_out_of_the_audit_log_and_is_erased_with_the_identity(ba
     (number,) = analyse_case(store, case.reference, load_model(stats_bundle), "analyst").analysed
     store.add_feedback(number, "carla", "caseworker", True, f"{NAME} confirmed", f"{NAME}, born {DOB}")
     events = store.events(case.reference)
-    assert NAME not in json.dumps(events) and DOB not in json.dumps(events)
-    added = next(e for e in events if e["action"] == "recording added")["details"]
-    feedback = next(e for e in events if e["action"] == "feedback given")["details"]
+    assert NAME not in json.dumps(to_json(events)) and DOB not in json.dumps(to_json(events))
+    added = next(e for e in events if e.action == "recording added").details
+    feedback = next(e for e in events if e.action == "feedback given").details
     assert set(added) == {"sha256", "recording", "recorded_by_hmac"} and added["recording"] == 1
     assert feedback["feedback"] == 1 and feedback["comment_hmac"] and feedback["linguist_outcome_hmac"]
     assert added["recorded_by_hmac"] != __import__("hashlib").sha256(NAME.encode()).hexdigest()  # no guessing
     filenode = _filenode(store, "identities")
     store.erase_identity(case.reference, "admin")
-    actions = [e["action"] for e in store.events(case.reference)]
+    actions = [e.action for e in store.events(case.reference)]
     assert actions[-2:] == ["identity erased", "free text erased"]
-    assert store.events(case.reference)[-1]["details"] == {"recordings": [1], "feedback": [1]}
+    assert store.events(case.reference)[-1].details == {"recordings": [1], "feedback": [1]}
     with store.engine.connect() as connection:
         dump = json.dumps([list(map(str, row)) for table in Base.metadata.sorted_tables
                            for row in connection.execute(sa.select(table)).all()])  # fmt: skip

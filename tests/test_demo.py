@@ -23,18 +23,18 @@ def test_the_demo_has_its_accounts_cases_signed_reports_and_feedback(demo_home):
     store = CaseStore(root=folder)
     cases = store.list_cases()
     assert len(cases) == len(CASES)
-    shown = [store.show(c["reference"], "test") for c in cases]
-    analyses = [a for case in shown for r in case["recordings"] for a in r["analyses"]]
+    shown = [store.show(c.reference, "test") for c in cases]
+    analyses = [a for case in shown for r in case.recordings for a in r.analyses]
     assert len(analyses) == sum(len(c.recordings) for c in CASES)
-    assert all(a["report"] for a in analyses)
-    assert {a["status"] for a in analyses} >= {"ok", "insufficient_speech"}
-    feedback = [f for a in analyses for f in a["feedback"]]
+    assert all(a.report for a in analyses)
+    assert {a.status for a in analyses} >= {"ok", "insufficient_speech"}
+    feedback = [f for a in analyses for f in a.feedback]
     assert feedback, "the demo shows what feedback looks like"
     # #25: nobody is said to have given feedback who never logged in; the demo's own says what it is
-    logged_in = {e["actor"] for e in store.events() if e["action"] == "logged in"}
-    assert all(f["author"] in logged_in or f["author"] == "dialectid demo" for f in feedback)
-    assert all(f["comment"].startswith("Demo feedback:") for f in feedback if f["author"] == "dialectid demo")
-    assert {c["assigned_to"] for c in shown} == {"anna.caseworker", "ben.caseworker"}
+    logged_in = {e.actor for e in store.events() if e.action == "logged in"}
+    assert all(f.author in logged_in or f.author == "dialectid demo" for f in feedback)
+    assert all(f.comment.startswith("Demo feedback:") for f in feedback if f.author == "dialectid demo")
+    assert {c.assigned_to for c in shown} == {"anna.caseworker", "ben.caseworker"}
     assert "Maria Beispiel" not in str(shown)
     assert store.verify_audit()[1] is None
     assert oct((folder / "casefile.db").stat().st_mode & 0o777) == "0o600"

@@ -319,12 +319,12 @@ def test_the_demo_finds_a_dialect_bundle_in_the_data_home_and_shows_its_result(s
     assert "dialect model toy-stats-logreg" in done.stderr
     store = CaseStore(root=demo)
     cases = json.loads((demo / "DEMO.json").read_text())["cases"]
-    analyses = [a for case in cases for r in store.show(case, "test")["recordings"] for a in r["analyses"]]
-    split = [a for a in analyses if a["dialects"]]
-    assert split, [(a["top_label"], a["status"]) for a in analyses]
-    assert all(a["top_label"] == "en" and a["status"] in ("ok", "low_confidence") for a in split)
-    assert all(a["dialects"] is None for a in analyses if a["top_label"] != "en")
-    (case,) = {c for c in cases for r in store.show(c, "test")["recordings"] for a in r["analyses"] if a["dialects"]}
+    analyses = [a for case in cases for r in store.show(case, "test").recordings for a in r.analyses]
+    split = [a for a in analyses if a.dialects]
+    assert split, [(a.top_label, a.status) for a in analyses]
+    assert all(a.top_label == "en" and a.status in ("ok", "low_confidence") for a in split)
+    assert all(a.dialects is None for a in analyses if a.top_label != "en")
+    (case,) = {c for c in cases for r in store.show(c, "test").recordings for a in r.analyses if a.dialects}
     shown = subprocess.run([sys.executable, "-m", "dialectid", "case", "show", case], capture_output=True, text=True,
                            timeout=120, env={**os.environ, "DIALECTID_HOME": str(demo)})  # fmt: skip
     assert shown.returncode == 0, shown.stderr

@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from audiofactory import speechlike, write
 from dialectid.casefile.accounts import Accounts
+from dialectid.casefile.summaries import to_json
 from dialectid.web import WebSettings, create_app, passwords
 from webapp import CHEAP_HASHER, PASSWORD, cheap_passwords, page_csrf, serve_process, serving, wait_for_job, world_of
 
@@ -70,11 +71,11 @@ def api_login(client, name: str, password: str = PASSWORD):
 
 
 def denied_rows(world, reference=None) -> list[dict]:
-    return [e for e in world.store.events(reference) if e["action"] == "access denied"]
+    return [e for e in world.store.events(reference) if e.action == "access denied"]
 
 
 def login_rows(world, address: str) -> list[dict]:
-    return [e for e in world.store.events() if e["action"] == "login failed" and e["details"].get("client") == address]
+    return [e for e in world.store.events() if e.action == "login failed" and e.details.get("client") == address]
 
 
 # ---- 6. logging in as a denial of service -------------------------------------------------------------
@@ -145,11 +146,11 @@ def test_failed_logins_are_audited_once_per_account_and_address_with_a_count(wor
         for i in range(12):
             assert api_login(attacker, f"nobody-{i}", "wrong password!").status_code == 400
         during = login_rows(world, address)
-        assert [(e["actor"], e["details"]["attempts"]) for e in during] == [("colin", 1), ("colin", 10),
+        assert [(e.actor, e.details["attempts"]) for e in during] == [("colin", 1), ("colin", 10),
                                                                            ("anonymous", 1), ("anonymous", 10)]  # fmt: skip
     closing = login_rows(world, address)[len(during) :]  # the server's shutdown writes the final counts
-    assert sorted((e["actor"], e["details"]["attempts"]) for e in closing) == [("anonymous", 12), ("colin", 25)]
-    assert not any("nobody" in json.dumps(e) for e in login_rows(world, address))  # unknown names are not kept
+    assert sorted((e.actor, e.details["attempts"]) for e in closing) == [("anonymous", 12), ("colin", 25)]
+    assert not any("nobody" in json.dumps(to_json(e)) for e in login_rows(world, address))  # unknown names are not kept
 
 
 # ---- 7. lockout: anyone could lock any account, and tell which names exist --------------------------
@@ -167,7 +168,7 @@ def test_failures_from_one_client_never_keep_the_right_password_out_from_another
     spread = [api_login(browser(app, f"198.51.100.{100 + i}"), "carla", "a guess").status_code for i in range(25)]
     assert set(spread) == {400}
     assert api_login(browser(app, "198.51.100.200"), "carla").status_code == 200
-    assert "account locked" not in {e["action"] for e in world.store.events()}
+    assert "account locked" not in {e.action for e in world.store.events()}
 
 
 def test_unknown_and_known_names_get_the_same_answers(world):
@@ -307,13 +308,13 @@ def test_a_denied_url_writes_no_text_of_the_users_into_the_audit_trail_and_does_
     assert carla.post("/admin/users/NOTICE from admin/active", data={"active": "true", "csrf_token": page_csrf(carla)},
                       ).status_code == 403  # fmt: skip
     added = denied_rows(world, other)[before:]
-    assert [e["details"]["attempts"] for e in added] == [1, 10]  # the first, then one per tenfold
-    assert {e["details"]["path"] for e in added} == {"/api/cases/*/reports/*"}
-    assert added[0]["details"]["requested"] == other
-    everything = json.dumps(world.store.events())
+    assert [e.details["attempts"] for e in added] == [1, 10]  # the first, then one per tenfold
+    assert {e.details["path"] for e in added} == {"/api/cases/*/reports/*"}
+    assert added[0].details["requested"] == other
+    everything = json.dumps(to_json(world.store.events()))
     assert "NOTICE" not in everything
     elsewhere = denied_rows(world)[before_none:]
-    assert {(e["details"]["path"], e["details"].get("requested")) for e in elsewhere if e["case"] is None} == {
+    assert {(e.details["path"], e.details.get("requested")) for e in elsewhere if e.case is None} == {
         ("/cases/*/audit", "(not a case reference)"), ("/admin/users/*/active", None)}  # fmt: skip
 
 
@@ -436,7 +437,7 @@ def test_recordings_too_long_or_at_absurd_rates_are_refused_from_their_header(wo
     sf.write(fast, (np.random.default_rng(0).standard_normal(384_000) * 3000).astype(np.int16), 384_000, format="FLAC")
     anna = browser(app, "192.0.2.14", "anna")
     token, case = page_csrf(anna), world.cases["colin"]
-    recordings = len(world.store.show(case, "test")["recordings"])
+    recordings = len(world.store.show(case, "test").recordings)
     began = time.perf_counter()
     too_long = upload(anna, case, token, long)
     assert too_long.status_code == 422, too_long.text
@@ -444,7 +445,7 @@ def test_recordings_too_long_or_at_absurd_rates_are_refused_from_their_header(wo
     assert time.perf_counter() - began < 5.0
     too_fast = upload(anna, case, token, fast)
     assert too_fast.status_code == 422 and "sample rate of 384000 Hz" in too_fast.json()["detail"], too_fast.text
-    assert len(world.store.show(case, "test")["recordings"]) == recordings
+    assert len(world.store.show(case, "test").recordings) == recordings
     assert no_spooled_uploads(world)
 
 

@@ -76,12 +76,12 @@ def test_a_caseworker_reads_the_report_and_gives_feedback(page, server, world):
 
     case, number = world.cases["carla"], world.numbers["carla"]
     shown = world.store.show(case, "test")
-    shown_analysis = shown["recordings"][0]["analyses"][0]
-    top_label = label_name(shown_analysis["top_label"])
+    shown_analysis = shown.recordings[0].analyses[0]
+    top_label = label_name(shown_analysis.top_label)
     log_in(page, server, "carla", f"/cases/{case}")
-    expect(page.locator(".pseudonym")).to_have_text(shown["pseudonym"])
+    expect(page.locator(".pseudonym")).to_have_text(shown.pseudonym)
     expect(page.locator("article.analysis .regno")).to_have_text(number)
-    if shown_analysis["status"] == "ok":
+    if shown_analysis.status == "ok":
         expect(page.locator("article.analysis .top-label")).to_have_text(top_label)
     else:
         expect(page.locator("article.analysis .closest-label")).to_contain_text(top_label)

@@ -52,11 +52,11 @@ def outside_details(html: str) -> str:
 def test_the_case_list_has_a_result_column(world, client):
     page = client("carla").get("/cases").text
     assert "<th>Result</th>" in page
-    analysis = world.store.show(world.cases["carla"], "test")["recordings"][0]["analyses"][0]
+    analysis = world.store.show(world.cases["carla"], "test").recordings[0].analyses[0]
     row = re.search(rf"<tr>\s*<td><a href=\"/cases/{world.cases['carla']}\">.*?</tr>", page, flags=re.S).group(0)
     words = {"low_confidence": "no clear language", "out_of_set": "another language (out of set)",
              "insufficient_speech": "too little speech"}  # fmt: skip
-    expected = label_name(analysis["top_label"]) if analysis["status"] == "ok" else words[analysis["status"]]
+    expected = label_name(analysis.top_label) if analysis.status == "ok" else words[analysis.status]
     assert expected in row
     assert "not analysed yet" in row  # the GSM recording added after the analysis
 
@@ -107,7 +107,7 @@ def test_a_gsm_recording_plays_as_wav_under_the_same_rules_as_the_original(world
     before = len(world.store.events(case))
     answer = carla.get(playable)
     assert answer.status_code == 200 and answer.headers["content-type"] == "audio/wav", answer.text[:200]
-    assert [e["action"] for e in world.store.events(case)[before:]] == ["recording played"]
+    assert [e.action for e in world.store.events(case)[before:]] == ["recording played"]
     samples, rate = sf.read(io.BytesIO(answer.content))
     original = world.store.recording(case, world.gsm)
     assert rate == 8000 and abs(len(samples) / rate - original.duration_s) < 0.05
@@ -119,7 +119,7 @@ def test_a_gsm_recording_plays_as_wav_under_the_same_rules_as_the_original(world
     for url in (playable, f"/cases/{case}/recordings/{world.gsm}"):
         refused = colin.get(url)
         assert refused.status_code == 404 and "among the cases you may see" in refused.text
-    assert [e["actor"] for e in world.store.events(case) if e["action"] == "access denied"][-2:] == ["colin"] * 2
+    assert [e.actor for e in world.store.events(case) if e.action == "access denied"][-2:] == ["colin"] * 2
 
 
 def test_the_walkthrough_pictures_are_readable_crops_without_a_black_frame():

@@ -46,8 +46,8 @@ def test_an_analyst_opens_a_case_and_the_identity_is_never_shown_again(world, ap
     assert "The case was opened" in page and "Yusuf" not in page and "1988-08-08" not in page and "Mosul" not in page
     assert re.search(r'class="pseudonym">S-', page)
     assert all("Yusuf" not in analyst.get(url).text for url in ("/cases", f"/cases/{reference}/audit"))
-    opened = [e for e in world.store.events(reference) if e["action"] == "case created"]
-    assert opened and opened[0]["actor"] == "anna" and "Yusuf" not in str(opened)
+    opened = [e for e in world.store.events(reference) if e.action == "case created"]
+    assert opened and opened[0].actor == "anna" and "Yusuf" not in str(opened)
 
 
 def test_status_and_assignment_are_changed_and_audited(world, app):
@@ -62,7 +62,7 @@ def test_status_and_assignment_are_changed_and_audited(world, app):
         admin.post(f"/cases/{reference}/assignee", data={"assignee": "colin", "csrf_token": token}).status_code == 303
     )
     assert "colin" in admin.get(f"/cases/{reference}").text
-    actions = [(e["action"], e["details"]) for e in world.store.events(reference)]
+    actions = [(e.action, e.details) for e in world.store.events(reference)]
     assert ("status changed", {"previous": "open", "status": "analysed"}) in actions
     assert ("case assigned", {"assignee": "colin"}) in actions
     colin = browser(app, "colin")

@@ -142,5 +142,5 @@ def _give_feedback(store, reference: str, actor: str) -> None:
     It is by the demo itself, and says so: nobody logged in to give it (#25), and a caseworker's
     name on it would put words in the mouth of an account that never read the report."""
     shown = store.show(reference, actor)
-    first = next(a for r in shown["recordings"] for a in r["analyses"] if a.get("top_label"))
-    store.add_feedback(first["registration_number"], actor, "caseworker", True, None, DEMO_FEEDBACK, reference)
+    first = next(a for r in shown.recordings for a in r.analyses if a.top_label)
+    store.add_feedback(first.registration_number, actor, "caseworker", True, None, DEMO_FEEDBACK, reference)

@@ -37,6 +37,7 @@ from dialectid.casefile.integrity import (
     walk,
 )
 from dialectid.casefile.schema import AnalysisRow, AuditEvent, Recording, Report
+from dialectid.casefile.summaries import AuditEntry
 from dialectid.keys import VerificationError, key_file, signing_key, trusted_key
 
 GENESIS = "0" * 64
@@ -134,13 +135,14 @@ class AuditChain:
         return self.head_path.read_bytes()
 
     # ---- reading and checking -------------------------------------------------------------------
-    def events(self, reference: str | None = None) -> list[dict[str, Any]]:
+    def events(self, reference: str | None = None) -> list[AuditEntry]:
+        """The events of the case `reference` (None: all), oldest first."""
         with self._sessions.begin() as session:
             query = select(AuditEvent).order_by(AuditEvent.id)
             if reference:
                 query = query.where(AuditEvent.case_reference == reference)
-            return [{"id": e.id, "at": e.at, "actor": e.actor, "action": e.action, "case": e.case_reference,
-                     "details": e.details} for e in session.scalars(query)]  # fmt: skip
+            rows = session.scalars(query)
+            return [AuditEntry(e.id, e.at, e.actor, e.action, e.case_reference, e.details) for e in rows]
 
     def check(self, anchors: Sequence[Path] = (), public_key: Path | None = None) -> AuditVerdict:
         """Walk the chain link by link; check that it passes unchanged through the head signed into

@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from dialectid.errors import DialectidError
 from dialectid.keys import VerificationError, digest, sign_statement, verify_statement
 from dialectid.paths import atomic_write
+from dialectid.report.context import ModelFacts, ReportContext
+from dialectid.report.signing import binding_problem, verify_pdf
 
 HEAD_FILE = "audit-head.json"
 _HEAD_LOCK = "audit-head.lock"
@@ -111,8 +113,6 @@ def read_anchor(path: Path, public: Ed25519PublicKey) -> Head:
         raise DialectidError(f"{path}: cannot be read ({error.strerror})") from None
     if not data.startswith(b"%PDF"):
         return head_from(_json(path, data), public, str(path), f"the anchor {path.name}")
-    from dialectid.report.signing import verify_pdf
-
     info = verify_pdf(data, public, str(path))
     head = info.audit_head or {}
     if type(head.get("event")) is not int or not isinstance(head.get("hash"), str):
@@ -230,45 +230,84 @@ def report_gone(number: str) -> str:
             "case file")  # fmt: skip
 
 
-def integrity_status(record: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Integrity:
+    """Whether a shown analysis is the one that was stored (its figures are withheld if not)."""
+
+    valid: bool
+    message: str
+
+
+def integrity_status(record: dict[str, Any] | None, problem: str | None) -> Integrity:
     """How a shown analysis says whether it is what was stored."""
     if problem is not None:
-        return {"valid": False, "message": f"NOT VALID: {problem}"}
+        return Integrity(False, f"NOT VALID: {problem}")
     if record is not None and record.get("analysis_sha256") is None:
-        return {"valid": True, "message": "stored before analyses were digested: only its columns were checked"}
-    return {"valid": True, "message": "matches the digest recorded when it was stored"}
+        return Integrity(True, "stored before analyses were digested: only its columns were checked")
+    return Integrity(True, "matches the digest recorded when it was stored")
 
 
 # ---- a report's signature over what the case file holds for it ---------------------------------------
-def report_status(reference: str, parts: Any, public: Ed25519PublicKey) -> tuple[Any, dict[str, Any]]:
-    """The context a stored report of case `reference` (its `ReportParts`) is shown with, and whether its signature vouches
-    for what the case file holds for it: the stored analysis, the case details, the model facts.
-    One check for the web view and `audit verify`, so that the two cannot disagree."""
-    from dialectid.report import ModelFacts, ReportContext, binding_problem, verify_pdf
+@dataclass(frozen=True)
+class ReportParts:
+    """What it takes to show a stored report again: the signed PDF, and what its HTML rendering
+    is built from (the analysis, the case context and the model facts stored with it)."""
 
+    registration_number: str
+    pdf: bytes
+    analysis: dict[str, Any]
+    pseudonym: str
+    recorded_at: str
+    model_facts: dict[str, Any] | None
+    integrity: str | None = None  # why the stored analysis is not the one its audit event recorded
+
+
+@dataclass(frozen=True)
+class ReportSignature:
+    """Whether a stored report's signature vouches for what the case file holds for it."""
+
+    valid: bool
+    message: str
+    signed_at: str | None = None
+    key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedReport:
+    """A stored report, the context it is shown with, and what its signature vouches for: shown
+    (HTML, JSON) only where `signature.valid`."""
+
+    parts: ReportParts
+    context: ReportContext
+    signature: ReportSignature
+
+
+def check_report(reference: str, parts: ReportParts, public: Ed25519PublicKey) -> CheckedReport:
+    """Whether the signature of a stored report of case `reference` vouches for what the case file
+    holds for it: the stored analysis, the case details, the model facts. One check for the web
+    view and `audit verify`, so that the two cannot disagree."""
     number, stored = parts.registration_number, parts.model_facts is not None
     try:
-        facts = ModelFacts(**parts.model_facts) if stored else facts_without_bundle(parts.analysis)
+        facts = facts_without_bundle(parts.analysis) if parts.model_facts is None else ModelFacts(**parts.model_facts)
     except TypeError:
         facts, stored = facts_without_bundle(parts.analysis), True  # unknown fields: cannot match the signature
     context = ReportContext(reference, parts.pseudonym, parts.recorded_at, facts)
     try:
         info = verify_pdf(parts.pdf, public, f"report {number}")
     except VerificationError as error:
-        return context, _not_valid(error.message)
+        return CheckedReport(parts, context, _not_valid(error.message))
     problem = parts.integrity or binding_problem(info, parts.analysis, context, model_stored=stored)
     if problem:
-        return context, _not_valid(f"report {number}: {problem}")
+        return CheckedReport(parts, context, _not_valid(f"report {number}: {problem}"))
     unbound = "" if info.analysis_sha256 else (" (signed before reports bound what they show: the view below is "
                                                "rebuilt from the case file; the PDF is the signed report)")  # fmt: skip
-    return context, {"valid": True, "message": f"valid: signed {info.signed_at} with key {info.key_id}{unbound}",
-                     "signed_at": info.signed_at, "key_id": info.key_id}  # fmt: skip
+    signature = ReportSignature(True, f"valid: signed {info.signed_at} with key {info.key_id}{unbound}",
+                                info.signed_at, info.key_id)  # fmt: skip
+    return CheckedReport(parts, context, signature)
 
 
-def facts_without_bundle(analysis: dict[str, Any]) -> Any:
+def facts_without_bundle(analysis: dict[str, Any]) -> ModelFacts:
     """Reports attached before the model facts were stored with them: what the analysis itself says."""
-    from dialectid.report import ModelFacts
-
     model = analysis["model"]
     return ModelFacts(name=model.get("id", ""), model=model.get("name", ""), version=analysis.get("toolkit_version", ""),
                       bundle_sha256=model.get("bundle_sha256", ""), test_accuracy=None, test_cavg=None,
@@ -276,5 +315,5 @@ def facts_without_bundle(analysis: dict[str, Any]) -> Any:
                       limitations=["The model's test figures were not stored with this report; the PDF has them."])  # fmt: skip
 
 
-def _not_valid(problem: str) -> dict[str, Any]:
-    return {"valid": False, "message": f"NOT VALID: {problem}", "signed_at": None, "key_id": None}
+def _not_valid(problem: str) -> ReportSignature:
+    return ReportSignature(False, f"NOT VALID: {problem}")

@@ -26,24 +26,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dialectid.casefile.audit import AuditChain, analysis_records, attached_reports
 from dialectid.casefile.errors import CaseError, RecordingIntegrityError
-from dialectid.casefile.integrity import (
-    AuditVerdict,
-    analysis_gone,
-    analysis_problem,
-    integrity_status,
-    report_gone,
-    report_status,
-)
+from dialectid.casefile.integrity import AuditVerdict, CheckedReport, ReportParts, analysis_problem, check_report
 from dialectid.casefile.recordings import RecordingFiles, integrity_error
-from dialectid.casefile.schema import (
-    AnalysisRow,
-    Case,
-    Feedback,
-    Identity,
-    Recording,
-    Report,
-    Subject,
-    User,
+from dialectid.casefile.schema import AnalysisRow, Case, Feedback, Identity, Recording, Report, Subject, User
+from dialectid.casefile.summaries import (
+    AuditEntry,
+    CaseRow,
+    CaseSummary,
+    LatestResult,
+    ModelAgreement,
+    RecordingSummary,
+    SubjectIdentity,
+    gone_analyses,
+    latest_result,
+    shown_analysis,
 )
 from dialectid.keys import digest, trusted_key
 from dialectid.paths import home
@@ -103,20 +99,6 @@ def _create_private(engine: Engine) -> None:
 class NewCase:
     reference: str
     pseudonym: str
-
-
-@dataclass(frozen=True)
-class ReportParts:
-    """What it takes to show a stored report again: the signed PDF, and what its HTML rendering
-    is built from (the analysis, the case context and the model facts stored with it)."""
-
-    registration_number: str
-    pdf: bytes
-    analysis: dict[str, Any]
-    pseudonym: str
-    recorded_at: str
-    model_facts: dict[str, Any] | None
-    integrity: str | None = None  # why the stored analysis is not the one its audit event recorded
 
 
 CASE_STATUSES = ("open", "analysed", "closed")
@@ -192,7 +174,7 @@ class CaseStore:
         return session.scalar(select(Subject.pseudonym).where(Subject.case_id == case.id))
 
     def list_cases(self, search: str | None = None, status: str | None = None,
-                   assigned_to: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+                   assigned_to: int | None = None) -> list[CaseRow]:  # fmt: skip
         """All cases, or those whose reference contains `search`, with `status`, assigned to a user id.
         A search is for (part of) a reference only, so that nothing else is ever typed into it."""
         if search and not _SEARCH.fullmatch(search):
@@ -209,21 +191,20 @@ class CaseStore:
             if assigned_to is not None:
                 query = query.where(Case.assigned_to == assigned_to)
             rows = session.execute(query.order_by(Case.id)).all()
-        return [{"reference": r, "status": s, "pseudonym": p, "created_at": c.isoformat(), "recordings": n,
-                 "assigned_to": a} for r, s, p, c, n, a in rows]  # fmt: skip
+        return [CaseRow(r, s, p, c.isoformat(), n, a) for r, s, p, c, n, a in rows]
 
-    def latest_results(self, references: Sequence[str]) -> dict[str, list[dict[str, Any] | None]]:
+    def latest_results(self, references: Sequence[str]) -> dict[str, list[LatestResult | None]]:
         """Per case, per recording in the order added: its latest analysis's status, top label and
         top probability (None: not analysed yet). An analysis that is not the one stored
-        (`integrity`) is only {"status": "not_valid"}, as on the case page: a case list never shows
-        a changed row's figures. No audit event: it shows less than the list's own columns name."""
-        results: dict[str, list[dict[str, Any] | None]] = {}
+        (`integrity`) is only "not_valid", as on the case page: a case list never shows a changed
+        row's figures. No audit event: it shows less than the list's own columns name."""
+        results: dict[str, list[LatestResult | None]] = {}
         with self.transaction() as session:
             for reference in references:
                 case, records = self.case(session, reference), analysis_records(session, reference)
                 query = select(Recording).where(Recording.case_id == case.id).order_by(Recording.id)
                 recordings = session.scalars(query)
-                results[reference] = [_latest_result(session, recording, records) for recording in recordings]
+                results[reference] = [latest_result(session, recording, records) for recording in recordings]
         return results
 
     def statuses(self) -> list[str]:
@@ -384,6 +365,14 @@ class CaseStore:
                                recording.recorded_at.isoformat(timespec="seconds"), report.model_facts,
                                analysis_problem(analysis, recording.sha256, record))  # fmt: skip
 
+    def check_report(self, reference: str, registration_number: str, public_key: Path | None = None) -> CheckedReport:
+        """One report of the case, and whether its signature (checked with `public_key` [the
+        store's key]) vouches for what the case file holds for it (`integrity.check_report`): what
+        the web view shows it from, and what `audit verify` checks. Not audited: the caller audits
+        the view it serves."""
+        parts = self.report_parts(reference, registration_number)
+        return check_report(reference, parts, trusted_key(self.keys_dir, public_key))
+
     def _report_row(self, session: Session, reference: str, registration_number: str | None):
         case = self.case(session, reference)
         query = (select(AnalysisRow, Report, Recording).join(Report, Report.analysis_id == AnalysisRow.id)
@@ -397,39 +386,38 @@ class CaseStore:
         return row
 
     # ---- viewing, feedback, erasure -----------------------------------------------------------------
-    def show(self, reference: str, actor: str, with_identity: bool = False) -> dict[str, Any]:
+    def show(self, reference: str, actor: str) -> CaseSummary:
         """The case as its caseworker sees it: recordings, every analysis with all its probabilities,
         its quality verdict and the feedback on it, and whether it is the analysis that was stored
         (an analysis changed since is shown NOT VALID, without its figures). Every view is audited."""
         with self.transaction() as session:
             case = self.case(session, reference)
-            pseudonym = self.pseudonym(session, case)
-            recordings = session.scalars(select(Recording).where(Recording.case_id == case.id).order_by(Recording.id))
             records = analysis_records(session, reference)
             attached = attached_reports(session, reference)
             assignee = session.get(User, case.assigned_to) if case.assigned_to else None
-            result = {"reference": case.reference, "status": case.status, "pseudonym": pseudonym,
-                      "created_at": case.created_at.isoformat(), "assigned_to": assignee and assignee.name,
-                      "recordings": []}  # fmt: skip
-            for recording in recordings:
-                analyses = session.execute(
+            recordings, query = [], select(Recording).where(Recording.case_id == case.id).order_by(Recording.id)
+            for recording in session.scalars(query):
+                rows = session.execute(
                     select(AnalysisRow, Report.id).outerjoin(Report, Report.analysis_id == AnalysisRow.id)
                     .where(AnalysisRow.recording_id == recording.id).order_by(AnalysisRow.id)).all()  # fmt: skip
-                result["recordings"].append({
-                    "sha256": recording.sha256, "codec": recording.codec, "container": recording.container,
-                    "duration_s": round(recording.duration_s, 2), "recorded_by": recording.recorded_by,
-                    "recorded_at": recording.recorded_at.isoformat(),
-                    "analyses": [_shown(session, a, report_id is not None, recording.sha256,
-                                        records.get(a.registration_number), a.registration_number in attached)
-                                 for a, report_id in analyses] + _gone(analyses, records, recording.sha256),
-                })  # fmt: skip
-            if with_identity:
-                identity = session.get(Identity, pseudonym)
-                result["identity"] = None if identity is None else {
-                    "name": identity.name, "date_of_birth": identity.date_of_birth,
-                    "claimed_origin": identity.claimed_origin}  # fmt: skip
-            self.chain.append(session, actor, "viewed", reference, identity=with_identity)
-        return result
+                analyses = [shown_analysis(session, row, report_id is not None, recording.sha256,
+                                           records.get(row.registration_number), row.registration_number in attached)
+                            for row, report_id in rows]  # fmt: skip
+                analyses += gone_analyses([row for row, _ in rows], records, recording.sha256)
+                recordings.append(RecordingSummary(recording.sha256, recording.codec, recording.container,
+                                                   round(recording.duration_s, 2), recording.recorded_by,
+                                                   recording.recorded_at.isoformat(), analyses))  # fmt: skip
+            shown = CaseSummary(case.reference, case.status, self.pseudonym(session, case), case.created_at.isoformat(),
+                                assignee.name if assignee else None, recordings)  # fmt: skip
+            self.chain.append(session, actor, "viewed", reference, identity=False)
+        return shown
+
+    def identity(self, reference: str, actor: str) -> SubjectIdentity | None:
+        """Who the subject of the case is (None once erased). Audited as a view with the identity."""
+        with self.transaction() as session:
+            row = session.get(Identity, self.pseudonym(session, self.case(session, reference)))
+            self.chain.append(session, actor, "viewed", reference, identity=True)
+            return None if row is None else SubjectIdentity(row.name, row.date_of_birth, row.claimed_origin)
 
     def add_feedback(self, registration_number: str, author: str, role: str, agrees: bool | None,
                      linguist_outcome: str | None, comment: str | None, reference: str | None = None) -> None:  # fmt: skip
@@ -509,24 +497,23 @@ class CaseStore:
             raise CaseError(f"{done}its old bytes could not be overwritten yet ({error.orig}); run "
                             f"`dialectid case erase-identity {reference}` again") from None  # fmt: skip
 
-    def agreement_by_model(self) -> list[dict[str, Any]]:
+    def agreement_by_model(self) -> list[ModelAgreement]:
         """Per model: how often feedback agreed with the analysis's top label (no opinion: not counted)."""
         with self.transaction() as session:
             rows = session.execute(
                 select(AnalysisRow.model_id, Feedback.agrees, func.count(Feedback.id))
                 .join(Feedback, Feedback.analysis_id == AnalysisRow.id)
                 .group_by(AnalysisRow.model_id, Feedback.agrees)).all()  # fmt: skip
-        summary: dict[str, dict[str, Any]] = {}
+        counts: dict[str, dict[bool | None, int]] = {}
         for model, agrees, count in rows:
-            entry = summary.setdefault(
-                model, {"model": model, "feedback": 0, "agree": 0, "disagree": 0, "no_opinion": 0}
-            )
-            entry["feedback"] += count
-            entry[{True: "agree", False: "disagree", None: "no_opinion"}[agrees]] += count
-        for entry in summary.values():
-            judged = entry["agree"] + entry["disagree"]
-            entry["agreement"] = entry["agree"] / judged if judged else None
-        return sorted(summary.values(), key=lambda e: e["model"])
+            counts.setdefault(model, {})[agrees] = count
+        summary = []
+        for model, by in sorted(counts.items()):
+            agree, disagree, no_opinion = by.get(True, 0), by.get(False, 0), by.get(None, 0)
+            judged = agree + disagree
+            summary.append(ModelAgreement(model, agree + disagree + no_opinion, agree, disagree, no_opinion,
+                                          agree / judged if judged else None))  # fmt: skip
+        return summary
 
     # ---- the audit chain --------------------------------------------------------------------------
     def verify_audit(self) -> tuple[int, str | None]:
@@ -550,75 +537,19 @@ class CaseStore:
                                       .join(Recording, Recording.case_id == Case.id)
                                       .join(AnalysisRow, AnalysisRow.recording_id == Recording.id)
                                       .join(Report, Report.analysis_id == AnalysisRow.id).order_by(Report.id)).all()  # fmt: skip
-        if not reports:
-            return None
-        public = trusted_key(self.keys_dir, public_key)
         for reference, number in reports:
-            _, status = report_status(reference, self.report_parts(reference, number), public)
-            if not status["valid"]:
-                return f"case {reference}: {status['message'].removeprefix('NOT VALID: ')}"
+            signature = self.check_report(reference, number, public_key).signature
+            if not signature.valid:
+                return f"case {reference}: {signature.message.removeprefix('NOT VALID: ')}"
         return None
 
     def export_head(self) -> bytes:
         """The chain's signed head file (`AuditChain.export_head`)."""
         return self.chain.export_head()
 
-    def events(self, reference: str | None = None) -> list[dict[str, Any]]:
+    def events(self, reference: str | None = None) -> list[AuditEntry]:
         """The audit events of the case `reference` (None: all), oldest first."""
         return self.chain.events(reference)
-
-
-def _latest_result(session: Session, recording: Recording, records: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    row = session.scalar(select(AnalysisRow).where(AnalysisRow.recording_id == recording.id)
-                         .order_by(AnalysisRow.id.desc()).limit(1))  # fmt: skip
-    if row is None:
-        return None
-    if analysis_problem(row, recording.sha256, records.get(row.registration_number)):
-        return {"status": "not_valid", "top_label": None, "top_probability": None}
-    return {"status": row.status, "top_label": row.top_label, "top_probability": row.data.get("top_probability")}
-
-
-def _shown(session: Session, analysis: AnalysisRow, has_report: bool, recording_sha256: str,
-           record: dict[str, Any] | None, report_recorded: bool = False) -> dict[str, Any]:  # fmt: skip
-    """An analysis's summary and whether it is the analysis that was stored (`integrity`), with its
-    report if one was attached. One that is not keeps only what identifies it: figures from a
-    changed row are not shown."""
-    number = analysis.registration_number
-    problem = analysis_problem(analysis, recording_sha256, record)
-    if problem is None and report_recorded and not has_report:
-        problem = report_gone(number)
-    if problem is None:
-        return {**_analysis_summary(session, analysis, has_report), "integrity": integrity_status(record, None)}
-    return _not_valid(number, analysis.model_id, has_report, analysis.created_at.isoformat(), record, problem)
-
-
-def _gone(rows: Sequence[Any], records: dict[str, dict[str, Any]], recording_sha256: str) -> list[dict[str, Any]]:
-    """The analyses of a recording that audit events record but whose rows are missing: shown NOT
-    VALID in their place, never as "not analysed yet"."""
-    present = {row[0].registration_number for row in rows}
-    return [_not_valid(number, str(((record.get("model_facts") or {}).get("model")) or "unknown"), False, "",
-                       record, analysis_gone(number))
-            for number, record in records.items() if record.get("sha256") == recording_sha256 and number not in present]  # fmt: skip
-
-
-def _not_valid(number: str, model: str, has_report: bool, created_at: str, record: dict[str, Any] | None,
-               problem: str) -> dict[str, Any]:  # fmt: skip
-    return {"registration_number": number, "status": "not_valid", "top_label": None, "top_probability": None,
-            "model": model, "report": has_report, "created_at": created_at, "speech_s": None, "probabilities": [],
-            "dialects": None, "quality": {"status": None, "flags": [], "reasons": []}, "feedback": [],
-            "integrity": integrity_status(record, problem)}  # fmt: skip
-
-
-def _analysis_summary(session: Session, analysis: AnalysisRow, has_report: bool) -> dict[str, Any]:
-    data = analysis.data
-    feedback = session.scalars(select(Feedback).where(Feedback.analysis_id == analysis.id).order_by(Feedback.id))
-    return {"registration_number": analysis.registration_number, "status": analysis.status,
-            "top_label": analysis.top_label, "top_probability": data.get("top_probability"), "model": analysis.model_id,
-            "report": has_report, "created_at": analysis.created_at.isoformat(), "speech_s": data.get("speech_s"),
-            "probabilities": data["probabilities"], "dialects": data.get("dialects"),
-            "quality": {k: data["quality"].get(k) for k in ("status", "flags", "reasons")},
-            "feedback": [{"author": f.author, "role": f.role, "agrees": f.agrees, "linguist_outcome": f.linguist_outcome,
-                          "comment": f.comment, "created_at": f.created_at.isoformat()} for f in feedback]}  # fmt: skip
 
 
 def _erase_free_text(session: Session, case: Case) -> dict[str, list[int]]:

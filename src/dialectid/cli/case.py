@@ -153,42 +153,43 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The case, its recordings and their analyses (the view is audited)."""
-    from dialectid.report.dialect import headline_of
+    from dialectid.casefile.summaries import to_json
+    from dialectid.report.dialect import dialect_headline
 
     summary = _store().show(case, _actor())
     if as_json:
-        print_json(summary)
+        print_json(to_json(summary))
         return
-    out.print(f"case {summary['reference']} ({summary['status']}), subject {summary['pseudonym']}", markup=False)
-    for number, recording in enumerate(summary["recordings"], start=1):  # numbered as the web view names them
-        out.print(f"  Recording {number} (sha256 {recording['sha256'][:16]})  {recording['duration_s']} s  "
-                  f"{recording['codec']}  by {recording['recorded_by']}", markup=False)  # fmt: skip
-        for a in recording["analyses"]:
-            if not a["integrity"]["valid"]:  # changed since it was stored: its figures are not shown
-                out.print(f"    {a['registration_number']}  {a['integrity']['message']}", markup=False)
+    out.print(f"case {summary.reference} ({summary.status}), subject {summary.pseudonym}", markup=False)
+    for number, recording in enumerate(summary.recordings, start=1):  # numbered as the web view names them
+        out.print(f"  Recording {number} (sha256 {recording.sha256[:16]})  {recording.duration_s} s  "
+                  f"{recording.codec}  by {recording.recorded_by}", markup=False)  # fmt: skip
+        for a in recording.analyses:
+            if not a.integrity.valid:  # changed since it was stored: its figures are not shown
+                out.print(f"    {a.registration_number}  {a.integrity.message}", markup=False)
                 continue
-            top = (
-                ", ".join(f"{p['label']} {100 * p['probability']:.0f} %" for p in a["probabilities"][:3]) or "no result"
-            )
-            out.print(f"    {a['registration_number']}  {a['status']}  {top}  report: {'yes' if a['report'] else 'no'}",
+            top = ", ".join(f"{p.label} {100 * p.probability:.0f} %" for p in a.probabilities[:3]) or "no result"
+            out.print(f"    {a.registration_number}  {a.status}  {top}  report: {'yes' if a.report else 'no'}",
                       markup=False)  # fmt: skip
-            if a.get("dialects"):
-                out.print(f"      dialect: {headline_of(a['dialects'])} ({a['dialects']['status']})", markup=False)
+            if a.dialects:
+                out.print(f"      dialect: {dialect_headline(a.dialects)} ({a.dialects.status})", markup=False)
 
 
 @app.command("list")
 @user_errors
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """All cases."""
+    from dialectid.casefile.summaries import to_json
+
     cases = _store().list_cases()
     if as_json:
-        print_json(cases)
+        print_json(to_json(cases))
         return
     table = Table()
     for heading in ("reference", "status", "subject", "recordings", "opened"):
         table.add_column(heading)
     for c in cases:
-        table.add_row(c["reference"], c["status"], c["pseudonym"], str(c["recordings"]), c["created_at"][:16])
+        table.add_row(c.reference, c.status, c.pseudonym, str(c.recordings), c.created_at[:16])
     out.print(table)
 
 

@@ -1,8 +1,14 @@
 """What every rendering of a report says, worked out once from an Analysis and its context;
-the PDF, HTML and JSON renderings only lay it out."""
+the PDF, HTML and JSON renderings only lay it out.
+
+`ANALYSIS_FACTS` is the one place that puts an analysis's own facts into words, for the report
+(PDF, HTML, JSON), the case page and the JSON API alike (`casefile.summaries`): a new field of
+`Analysis` reaches every one of them by one line there.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +33,41 @@ QUALITY_OK = "No quality problems were found."
 QUALITY_WORDS = {"ok": "no problems found", "warn": "usable, with the warnings below", "reject": "unfit for analysis"}
 
 
+@dataclass(frozen=True)
+class Fact:
+    """One fact of an analysis as every rendering shows it: its name and its value, in words."""
+
+    label: str
+    value: str
+
+
+def _channel(a: Analysis) -> str:
+    band = "telephone band" if "telephone_band" in a.quality.flags else "wideband"
+    return f"{band} ({a.audio.channels} channel{'s' if a.audio.channels > 1 else ''})"
+
+
+# The report's "Recording" table, the case page's facts of each analysis and the API's `facts`, in
+# this order. Each entry: the fact's name, and how it is written from the Analysis.
+ANALYSIS_FACTS: list[tuple[str, Callable[[Analysis], str]]] = [
+    ("Duration", lambda a: f"{a.audio.duration_s:.1f} s"),
+    ("Net speech", lambda a: f"{a.speech_s:.1f} s"),
+    ("Sample rate", lambda a: f"{a.audio.sample_rate} Hz"),
+    ("Channel", _channel),
+    ("Format", lambda a: f"{a.audio.container} / {a.audio.codec}"),
+    ("SHA-256 of the file", lambda a: a.audio.sha256),
+]
+
+
+def analysis_facts(analysis: Analysis) -> list[Fact]:
+    """What every rendering shows of `analysis`'s own facts (`ANALYSIS_FACTS`).
+
+    >>> from dialectid.scoring.analysis import EXAMPLE
+    >>> [f"{f.label}: {f.value}" for f in analysis_facts(Analysis.from_dict(EXAMPLE))][:2]
+    ['Duration: 42.6 s', 'Net speech: 34.2 s']
+    """
+    return [Fact(label, written(analysis)) for label, written in ANALYSIS_FACTS]
+
+
 def title_of(analysis: Analysis) -> str:
     """What the report identifies: a dialect only where the analysis carries a dialect result."""
     return DIALECT_TITLE if getattr(analysis, "dialects", None) else TITLE
@@ -36,7 +77,7 @@ def title_of(analysis: Analysis) -> str:
 class ReportContent:
     registration_number: str
     header: list[tuple[str, str]]
-    recording: list[tuple[str, str]]
+    recording: list[Fact]  # the analysis's own facts (`analysis_facts`)
     quality_lines: list[str]
     status: str
     status_lines: list[str]  # the status first, then what it means here
@@ -63,7 +104,7 @@ class ReportContent:
     def to_json(self) -> dict[str, Any]:
         return {
             "title": self.title, "registration_number": self.registration_number, "header": dict(self.header),
-            "recording": dict(self.recording), "quality": self.quality_lines, "status": self.status,
+            "recording": {f.label: f.value for f in self.recording}, "quality": self.quality_lines, "status": self.status,
             "status_line": self.status_line, "probabilities": dict(self.probabilities),
             "label_names": self.label_names, "family_probabilities": dict(self.families),
             "reading": self.reading_lines, "model": dict(self.model_rows), "model_figures": self.model_lines,
@@ -74,21 +115,12 @@ class ReportContent:
 
 def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
     a, model = analysis, context.model
-    channel = "telephone band" if "telephone_band" in a.quality.flags else "wideband"
     header = [
         ("Registration number", a.registration_number),
         ("Case reference", context.case_reference),
         ("Subject (pseudonym)", context.subject_pseudonym),
         ("Recorded", context.recorded_at),
         ("Analysed", a.created_at),
-    ]
-    recording = [
-        ("Duration", f"{a.audio.duration_s:.1f} s"),
-        ("Net speech", f"{a.speech_s:.1f} s"),
-        ("Sample rate", f"{a.audio.sample_rate} Hz"),
-        ("Channel", f"{channel} ({a.audio.channels} channel{'s' if a.audio.channels > 1 else ''})"),
-        ("Format", f"{a.audio.container} / {a.audio.codec}"),
-        ("SHA-256 of the file", a.audio.sha256),
     ]
     quality = [f"Quality: {QUALITY_WORDS.get(a.quality.status, a.quality.status)}."]
     quality += [f"– {reason}" for reason in a.quality.reasons] or [QUALITY_OK]
@@ -97,7 +129,7 @@ def build_content(analysis: Analysis, context: ReportContext) -> ReportContent:
     return ReportContent(
         registration_number=a.registration_number,
         header=header,
-        recording=recording,
+        recording=analysis_facts(a),
         quality_lines=quality,
         status=a.status,
         status_lines=status_lines(a, model),

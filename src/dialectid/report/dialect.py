@@ -40,11 +40,6 @@ def dialect_headline(block: DialectResult) -> str:
     return f"{language} — {dialect_name(block.parent, top.label)} {_pct(top.probability)}"
 
 
-def headline_of(block: dict) -> str:
-    """`dialect_headline` of a dialect block in its JSON form (a results row, a stored analysis)."""
-    return dialect_headline(DialectResult.model_validate(block))
-
-
 @dataclass(frozen=True)
 class DialectContent:
     headline: str

@@ -87,7 +87,7 @@ def render_pdf(content: ReportContent) -> bytes:
         story += [Paragraph("Consistency over the recording", styles["h2"]), _timeline_chart(content, font),
                   Paragraph("Each bar is a window of speech at its time in the recording, coloured by its most likely "
                             "language; its height is that language's probability in the window.", styles["small"])]  # fmt: skip
-    story += [Paragraph("Recording", styles["h2"]), _table(content.recording, styles)]
+    story += [Paragraph("Recording", styles["h2"]), _table([(f.label, f.value) for f in content.recording], styles)]
     story += [Paragraph("How well the model did on its tests", styles["h2"]), _table(content.model_rows, styles)]
     story += [Paragraph(_escape(line), styles["body"]) for line in content.model_lines + content.speech_lines]
     story += [Paragraph(NOTICE, styles["notice"])]

@@ -8,16 +8,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from dialectid.report import build_content
+from dialectid.scoring.analysis import Analysis
 from dialectid.web import admin, auth, uploads, views
 from dialectid.web.api_models import (
-    AgreementOut,
     AssignmentIn,
-    AuditEventOut,
+    AuditEntry,
     CaseDetail,
     CaseRow,
     FeedbackIn,
     JobOut,
     LoginIn,
+    ModelAgreement,
     ReportOut,
     SessionOut,
     UploadOut,
@@ -32,10 +34,11 @@ from dialectid.web.sessions import SESSION_COOKIE
 
 router = APIRouter(prefix="/api")
 Changes = [Depends(auth.api_csrf)]
-PDF = {200: {"content": {"application/pdf": {}}, "description": "the signed PDF"}}
-TOO_MANY = {429: {"description": "too many attempts from this client or user; see Retry-After"}}
-TRY_LATER = TOO_MANY | {503: {"description": "too many logins being checked at once; see Retry-After"}}
-AUDIO = {200: {"content": {"audio/*": {}}, "description": "the original recording, unchanged"}}
+Responses = dict[int | str, dict[str, Any]]  # what FastAPI's `responses=` takes
+PDF: Responses = {200: {"content": {"application/pdf": {}}, "description": "the signed PDF"}}
+TOO_MANY: Responses = {429: {"description": "too many attempts from this client or user; see Retry-After"}}
+TRY_LATER: Responses = TOO_MANY | {503: {"description": "too many logins being checked at once; see Retry-After"}}
+AUDIO: Responses = {200: {"content": {"audio/*": {}}, "description": "the original recording, unchanged"}}
 
 
 # ---- session ------------------------------------------------------------------------------------
@@ -78,19 +81,22 @@ def list_cases(web: Web, user: auth.User, q: str | None = None, status: str | No
 @router.get("/cases/{reference}", tags=["cases"])
 def get_case(request: Request, web: Web, user: auth.User, reference: str) -> CaseDetail:
     """One case with its recordings, analyses and analysis jobs (the view is audited)."""
-    return views.case_view(web, user, reference, request.url.path)
+    return views.case_view(web, user, reference, request.url.path)[0]
 
 
 @router.get("/cases/{reference}/audit", tags=["cases"])
-def get_audit_trail(request: Request, web: Web, user: auth.User, reference: str) -> list[AuditEventOut]:
+def get_audit_trail(request: Request, web: Web, user: auth.User, reference: str) -> list[AuditEntry]:
     return views.audit_trail(web, user, reference, request.url.path)
 
 
 @router.get("/cases/{reference}/reports/{number}", tags=["reports"])
 def get_report(request: Request, web: Web, user: auth.User, reference: str, number: str) -> ReportOut:
-    rendered: dict[str, Any] = views.report_rendering(web, user, reference, number, request.url.path, "json")
-    return ReportOut(registration_number=number, signature=views.signature_status(web, reference, number),
-                     report=rendered["report"], analysis=rendered["analysis"])  # fmt: skip
+    checked = views.report_view(web, user, reference, number, request.url.path, "json")
+    if not checked.signature.valid:  # nothing the signature does not cover
+        return ReportOut(registration_number=number, signature=checked.signature, report=None, analysis=None)
+    analysis = Analysis.from_dict(checked.parts.analysis)
+    return ReportOut(registration_number=number, signature=checked.signature, analysis=analysis,
+                     report=build_content(analysis, checked.context).to_json())  # fmt: skip
 
 
 @router.get("/cases/{reference}/reports/{number}/pdf", tags=["reports"], response_class=Response, responses=PDF)
@@ -119,25 +125,25 @@ async def post_recording(request: Request, web: Web, user: auth.Analyst, referen
     the role and the CSRF header are checked before the body is read; an analyst may start a few
     uploads a minute and have a few recordings waiting for analysis (429 past either)."""
     facts, job = await uploads.receive_upload(request, web, user, reference, form_token=False)
-    return UploadOut(**facts, job=job.to_dict())
+    return UploadOut(**facts, job=JobOut.of(job))
 
 
 @router.post("/cases/{reference}/analyses", tags=["analyses"], status_code=202, dependencies=Changes)
 def post_analysis(request: Request, web: Web, user: auth.Analyst, reference: str) -> JobOut:
     """Analyse the case's recordings that have no analysis yet, in the background."""
-    return views.start_analysis(web, user, reference, request.url.path).to_dict()
+    return JobOut.of(views.start_analysis(web, user, reference, request.url.path))
 
 
 @router.get("/jobs/{job_id}", tags=["analyses"])
 def get_job(request: Request, web: Web, user: auth.User, job_id: str) -> JobOut:
     """How far an analysis job got; `finished` turns true when it is done or failed."""
-    return views.job_status(web, user, job_id, request.url.path).to_dict()
+    return JobOut.of(views.job_status(web, user, job_id, request.url.path))
 
 
 # ---- admin --------------------------------------------------------------------------------------
 @router.get("/users", tags=["admin"])
 def list_users(web: Web, user: auth.Admin) -> list[UserOut]:
-    return web.accounts.list()
+    return [UserOut(**row) for row in web.accounts.list()]
 
 
 @router.post("/users", tags=["admin"], status_code=201, dependencies=Changes)
@@ -160,6 +166,6 @@ def assign_case(web: Web, user: auth.Admin, reference: str, body: AssignmentIn) 
 
 
 @router.get("/agreement", tags=["admin"])
-def agreement(web: Web, user: auth.Admin) -> list[AgreementOut]:
+def agreement(web: Web, user: auth.Admin) -> list[ModelAgreement]:
     """Per model: how often caseworkers' and linguists' feedback agreed with the top label."""
     return web.store.agreement_by_model()

@@ -1,12 +1,21 @@
-"""The JSON API's request and response bodies, as the OpenAPI document describes them."""
+"""The JSON API's request and response bodies, as the OpenAPI document describes them. What the
+case file shows (cases, analyses, audit events) is the case file's own typed summaries
+(`casefile.summaries`), served as they are: a field added there is in the API too."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dialectid.scoring.analysis import Analysis, LabelProbability
+from dialectid.casefile.integrity import ReportSignature
+from dialectid.casefile.jobqueue import Job
+from dialectid.casefile.summaries import AuditEntry, CaseRow, CaseSummary, ModelAgreement
+from dialectid.scoring.analysis import Analysis
+
+__all__ = ["AssignmentIn", "AuditEntry", "CaseDetail", "CaseRow", "FeedbackIn", "JobOut", "LoginIn", "ModelAgreement",
+           "ReportOut", "SessionOut", "UploadOut", "UserIn", "UserOut", "UserPatch"]  # fmt: skip
 
 Role = Literal["caseworker", "analyst", "admin"]
 
@@ -20,70 +29,6 @@ class SessionOut(BaseModel):
     name: str
     role: Role
     csrf_token: str = Field(description="send it as X-CSRF-Token with every call that changes something")
-
-
-class CaseRow(BaseModel):
-    reference: str
-    status: str
-    pseudonym: str
-    created_at: str
-    recordings: int
-    assigned_to: str | None
-
-
-class Quality(BaseModel):
-    status: str | None
-    flags: list[str]
-    reasons: list[str]
-
-
-class FeedbackOut(BaseModel):
-    author: str
-    role: str
-    agrees: bool | None
-    linguist_outcome: str | None
-    comment: str | None
-    created_at: str
-
-
-class Signature(BaseModel):
-    valid: bool
-    message: str
-    signed_at: str | None
-    key_id: str | None
-
-
-class Integrity(BaseModel):
-    valid: bool = Field(
-        description="false: the stored analysis was changed since it was stored; its figures are withheld"
-    )
-    message: str
-
-
-class AnalysisOut(BaseModel):
-    registration_number: str
-    status: str
-    top_label: str | None
-    top_probability: float | None
-    model: str
-    report: bool
-    created_at: str
-    speech_s: float | None
-    probabilities: list[LabelProbability]
-    quality: Quality
-    feedback: list[FeedbackOut]
-    signature: Signature | None
-    integrity: Integrity
-
-
-class RecordingOut(BaseModel):
-    sha256: str
-    codec: str
-    container: str
-    duration_s: float
-    recorded_by: str
-    recorded_at: str
-    analyses: list[AnalysisOut]
 
 
 class JobOut(BaseModel):
@@ -100,29 +45,22 @@ class JobOut(BaseModel):
     finished_at: str | None
     finished: bool
 
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls.model_validate(job, from_attributes=True)  # `finished` is a property of the Job
 
-class CaseDetail(BaseModel):
-    reference: str
-    status: str
-    pseudonym: str
-    created_at: str
-    assigned_to: str | None
-    recordings: list[RecordingOut]
+
+@dataclass(frozen=True)
+class CaseDetail(CaseSummary):
+    """One case as the case page and the API show it: the case file's summary, every report's
+    signature checked, and the case's analysis jobs (the latest first)."""
+
     jobs: list[JobOut]
-
-
-class AuditEventOut(BaseModel):
-    id: int
-    at: str
-    actor: str
-    action: str
-    case: str | None
-    details: dict[str, Any]
 
 
 class ReportOut(BaseModel):
     registration_number: str
-    signature: Signature
+    signature: ReportSignature
     report: dict[str, Any] | None = Field(description="what the report says, section by section; null when the "
                                           "signature is NOT VALID for what the case file holds")  # fmt: skip
     analysis: Analysis | None = Field(description="the Analysis the report was made from; null when NOT VALID")
@@ -162,12 +100,3 @@ class UserPatch(BaseModel):
 
 class AssignmentIn(BaseModel):
     assignee: str | None = Field(None, max_length=64, description="a caseworker's user name; null: nobody")
-
-
-class AgreementOut(BaseModel):
-    model: str
-    feedback: int
-    agree: int
-    disagree: int
-    no_opinion: int
-    agreement: float | None = Field(description="agree / (agree + disagree); null before any such feedback")

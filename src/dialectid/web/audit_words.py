@@ -3,17 +3,19 @@ result". What the chain stores for machines (digests, keyed digests of free text
 goes under details, in named rows, shown on demand. Recordings are named as the case page names
 them ("Recording 2"), found from the case's own "recording added" events.
 
->>> e = {"actor": "carla", "action": "viewed", "details": {"identity": False}}
->>> describe(e, {})["sentence"]
+>>> e = AuditEntry(1, "2026-12-01T10:00:00", "carla", "viewed", "C-2026-0A1B2C", {"identity": False})
+>>> describe(e, {}).sentence
 'carla viewed the case.'
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from dialectid.web.wording import RESULTS
+from dialectid.casefile.summaries import AuditEntry
+from dialectid.web.wording import RESULTS, recording_label
 
 AGREES = {True: "agrees with the result", False: "disagrees with the result", None: "no opinion on the result"}
 FORMATS = {"html": "as a web page", "json": "through the API", "pdf": "as PDF"}
@@ -32,19 +34,25 @@ DETAIL_NAMES = {
 }  # fmt: skip
 
 
-def recording_names(events: list[dict[str, Any]]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Described:
+    sentence: str  # what happened, in words
+    details: list[tuple[str, str]]  # (name, value), for the <details> block
+
+
+def recording_names(events: list[AuditEntry]) -> dict[str, str]:
     """sha256 -> "Recording N", in the order the case's recordings were added (as the case page)."""
-    added = [e["details"].get("sha256") for e in events if e["action"] == "recording added"]
-    return {sha: f"Recording {number}" for number, sha in enumerate(dict.fromkeys(added), start=1)}
+    added = [e.details.get("sha256") for e in events if e.action == "recording added"]
+    return {sha: recording_label(number) for number, sha in enumerate(dict.fromkeys(added), start=1)}
 
 
-def describe(event: dict[str, Any], recordings: dict[str, str]) -> dict[str, Any]:
-    """{"sentence": what happened, in words; "details": [(name, value)] for the <details> block}."""
-    details = event.get("details") or {}
+def describe(event: AuditEntry, recordings: dict[str, str]) -> Described:
+    """What `event` says, for people: a sentence, and the details shown on demand."""
+    details = event.details or {}
     recording = recordings.get(details.get("sha256"), "a recording")
-    phrase = _PHRASES.get(event["action"])
-    what = phrase(details, recording) if phrase else f"recorded '{event['action']}'"
-    return {"sentence": f"{event['actor']} {what}.", "details": _detail_rows(details)}
+    phrase = _PHRASES.get(event.action)
+    what = phrase(details, recording) if phrase else f"recorded '{event.action}'"
+    return Described(f"{event.actor} {what}.", _detail_rows(details))
 
 
 def _detail_rows(details: dict[str, Any]) -> list[tuple[str, str]]:

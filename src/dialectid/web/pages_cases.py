@@ -53,18 +53,18 @@ def _case_list(request: Request, web: Web, user: auth.Principal, q: str | None, 
 
 @router.get("/cases/{reference}")
 def case_page(request: Request, web: Web, user: auth.User, reference: str, done: str | None = None) -> Response:
-    case = views.case_view(web, user, reference, request.url.path)
-    latest = _latest_report(case)
-    report_html = views.report_rendering(web, user, reference, latest, request.url.path, "html") if latest else None
+    """The case, and its latest report shown from the check the case's view made of it (each
+    report's signature is checked once per page)."""
+    case, checked = views.case_view(web, user, reference, request.url.path)
+    latest = case.reports[-1] if case.reports else None
+    report_html = None
+    if latest is not None:
+        report = views.report_view(web, user, reference, latest, request.url.path, "html", checked=checked[latest])
+        report_html = views.report_html(report)
     caseworkers = admin.caseworkers(web) if user.role in ("analyst", "admin") else []
     return page(request, "case.html.j2", user, case=case, latest=latest, report_html=report_html,
-                done=DONE.get(done or ""), running=next((j for j in case["jobs"] if not j["finished"]), None),
+                done=DONE.get(done or ""), running=next((j for j in case.jobs if not j.finished), None),
                 caseworkers=caseworkers)  # fmt: skip
-
-
-def _latest_report(case: dict) -> str | None:
-    numbers = [a["registration_number"] for r in case["recordings"] for a in r["analyses"] if a["report"]]
-    return numbers[-1] if numbers else None
 
 
 @router.get("/cases/{reference}/audit")
@@ -72,15 +72,14 @@ def audit_page(request: Request, web: Web, user: auth.User, reference: str) -> R
     events = views.audit_trail(web, user, reference, request.url.path)
     names = audit_words.recording_names(events)
     return page(request, "audit.html.j2", user, reference=reference,
-                events=[{**event, **audit_words.describe(event, names)} for event in events])  # fmt: skip
+                events=[(event, audit_words.describe(event, names)) for event in events])  # fmt: skip
 
 
 @router.get("/cases/{reference}/reports/{number}")
 def report_page(request: Request, web: Web, user: auth.User, reference: str, number: str) -> Response:
-    html = views.report_rendering(web, user, reference, number, request.url.path, "html")
-    signature = views.signature_status(web, reference, number)
-    return page(request, "report.html.j2", user, reference=reference, number=number, report_html=html,
-                signature=signature)  # fmt: skip
+    report = views.report_view(web, user, reference, number, request.url.path, "html")
+    return page(request, "report.html.j2", user, reference=reference, number=number,
+                report_html=views.report_html(report), signature=report.signature)  # fmt: skip
 
 
 @router.get("/cases/{reference}/reports/{number}/pdf")

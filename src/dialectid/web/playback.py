@@ -20,6 +20,7 @@ from pathlib import Path
 import soundfile as sf
 
 from dialectid.audio import IngestConfig, load_recording
+from dialectid.casefile.summaries import RecordingSummary
 
 NATIVE_CONTAINERS = {"flac", "ogg", "mp3", "webm", "mp4", "aac"}
 NATIVE_WAV_CODECS = {"pcm_u8", "pcm_s16", "pcm_s24", "pcm_s32", "pcm_f32"}
@@ -28,6 +29,12 @@ NATIVE_WAV_CODECS = {"pcm_u8", "pcm_s16", "pcm_s24", "pcm_s32", "pcm_f32"}
 def plays_natively(container: str, codec: str) -> bool:
     """Whether browsers' <audio> plays this container and codec as stored."""
     return container in NATIVE_CONTAINERS or (container == "wav" and codec in NATIVE_WAV_CODECS)
+
+
+def player_path(reference: str, recording: RecordingSummary) -> str:
+    """What the case page's player loads: the original where browsers play it, else the rendition."""
+    original = f"/cases/{reference}/recordings/{recording.sha256}"
+    return original if plays_natively(recording.container, recording.codec) else f"{original}/playable"
 
 
 def wav_rendition(original: Path, sample_rate: int) -> Path:

@@ -12,8 +12,10 @@ from starlette.templating import Jinja2Templates
 
 from dialectid.audio.quality import flag_text
 from dialectid.names import label_name
+from dialectid.report.dialect import dialect_content
 from dialectid.web.auth import Principal
-from dialectid.web.wording import QUALITY
+from dialectid.web.playback import player_path
+from dialectid.web.wording import QUALITY, recording_label, result_wording
 
 
 def percent(value: float | None) -> str:
@@ -32,6 +34,10 @@ def templates() -> Jinja2Templates:
     environment.filters["percent"] = percent
     environment.filters["label_name"] = label_name
     environment.filters["flag_text"] = flag_text
+    environment.filters["wording"] = result_wording
+    environment.filters["dialect_content"] = dialect_content
+    environment.filters["recording_label"] = recording_label
+    environment.globals["player_path"] = player_path
     environment.globals["quality_words"] = QUALITY
     return Jinja2Templates(env=environment)
 

@@ -4,30 +4,31 @@ HTML or JSON. Every function that shows a case checks access first and audits th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from markupsafe import Markup
 
 from dialectid.audio.formats import MEDIA_TYPES
-from dialectid.casefile.integrity import report_status
-from dialectid.casefile.store import CaseError, ReportParts
-from dialectid.report import ReportContext, render, trusted_key
-from dialectid.report.dialect import DialectContent, dialect_content
-from dialectid.scoring import Analysis
-from dialectid.scoring.analysis import DialectResult
+from dialectid.casefile import CaseError
+from dialectid.casefile.integrity import CheckedReport
+from dialectid.casefile.schema import Recording
+from dialectid.casefile.summaries import AuditEntry, CaseRow
+from dialectid.report import render
+from dialectid.scoring.analysis import Analysis
+from dialectid.web.api_models import CaseDetail, JobOut
 from dialectid.web.auth import Principal, open_case
 from dialectid.web.context import WebContext
 from dialectid.web.errors import NotFound, WebError
 from dialectid.web.jobs import Job
 from dialectid.web.playback import plays_natively, wav_rendition
-from dialectid.web.wording import list_result, result_wording
+from dialectid.web.wording import list_result
 
 AGREEMENT = {"agree": True, "disagree": False, "unsure": None}
 MAX_OUTCOME, MAX_COMMENT = 200, 4000
+Checked = dict[str, CheckedReport]
 
 
 # ---- cases ----------------------------------------------------------------------------------------
-def visible_cases(web: WebContext, user: Principal, search: str | None, status: str | None) -> list[dict[str, Any]]:
+def visible_cases(web: WebContext, user: Principal, search: str | None, status: str | None) -> list[CaseRow]:
     """The cases `user` may see: a caseworker's own, everyone else's all; searched by reference only,
     so that nothing but a reference is ever typed into (and logged with) a search URL."""
     mine = user.account.id if user.role == "caseworker" else None
@@ -37,57 +38,34 @@ def visible_cases(web: WebContext, user: Principal, search: str | None, status: 
         raise WebError(error.message) from None
 
 
-def case_results(web: WebContext, cases: list[dict[str, Any]]) -> dict[str, list[str]]:
+def case_results(web: WebContext, cases: list[CaseRow]) -> dict[str, list[str]]:
     """For the case list: per case, the latest result of each recording, in words (the cases are
     the user's own already: `visible_cases`)."""
-    found = web.store.latest_results([case["reference"] for case in cases])
+    found = web.store.latest_results([case.reference for case in cases])
     return {reference: [list_result(result) for result in results] for reference, results in found.items()}
 
 
-def case_view(web: WebContext, user: Principal, reference: str, path: str) -> dict[str, Any]:
-    """The case with its recordings, analyses, reports' signature status and analysis jobs (audited)."""
+def case_view(web: WebContext, user: Principal, reference: str, path: str) -> tuple[CaseDetail, Checked]:
+    """The case with its recordings, analyses, reports' signature status and analysis jobs
+    (audited), and each report as checked, by registration number: the case page shows the latest
+    from the same check."""
     open_case(web, user, reference, path)
-    case = web.store.show(reference, user.name)
-    for number, recording in enumerate(case["recordings"], start=1):
-        recording["label"] = recording_label(number)
-        native = plays_natively(recording["container"], recording["codec"])
-        recording["player"] = f"/cases/{reference}/recordings/{recording['sha256']}" + ("" if native else "/playable")
-        for analysis in recording["analyses"]:
-            number = analysis["registration_number"]
-            analysis["signature"] = signature_status(web, reference, number) if analysis["report"] else None
-            analysis["wording"] = result_wording(analysis)
-            analysis["dialect"] = _dialect_view(analysis.get("dialects"))
-    case["jobs"] = [job.to_dict() for job in web.jobs.for_case(reference)]
-    return case
+    summary = web.store.show(reference, user.name)
+    checked = {number: _check_report(web, reference, number) for number in summary.reports}
+    signed = summary.with_signatures({number: report.signature for number, report in checked.items()})
+    return CaseDetail(**vars(signed), jobs=[JobOut.of(job) for job in web.jobs.for_case(reference)]), checked
 
 
-def recording_label(number: int) -> str:
-    """What people read for the `number`-th recording of a case (from 1, in the order added): its
-    hash is for machines. The original file name is not kept: names of files often carry the name
-    of the person recorded, which the case file keeps in its identity table alone."""
-    return f"Recording {number}"
+def _check_report(web: WebContext, reference: str, number: str) -> CheckedReport:
+    """The report's stored parts and whether its signature vouches for them (`CaseStore.check_report`,
+    `audit verify`'s check too)."""
+    try:
+        return web.store.check_report(reference, number)
+    except CaseError:
+        raise NotFound(f"case {reference} has no report {number}") from None
 
 
-def _dialect_view(block: dict[str, Any] | None) -> DialectContent | None:
-    """What the page says of a stored analysis's dialect block: the report's own wording."""
-    return dialect_content(DialectResult.model_validate(block)) if block else None
-
-
-def signature_status(web: WebContext, reference: str, number: str) -> dict[str, Any]:
-    """Whether the stored PDF still carries a valid signature by this case file's key, and whether
-    what the pages rebuild the report from (the stored analysis, case details and model facts) is
-    what was signed."""
-    return _checked_report(web, reference, number)[2]
-
-
-def _checked_report(web: WebContext, reference: str, number: str) -> tuple[ReportParts, ReportContext, dict[str, Any]]:
-    """The report's stored parts, the context they give, and the signature's status over them."""
-    parts = _report_parts(web, reference, number)
-    context, status = report_status(reference, parts, trusted_key(web.store.keys_dir))  # audit verify's check too
-    return parts, context, status
-
-
-def audit_trail(web: WebContext, user: Principal, reference: str, path: str) -> list[dict[str, Any]]:
+def audit_trail(web: WebContext, user: Principal, reference: str, path: str) -> list[AuditEntry]:
     open_case(web, user, reference, path)
     events = web.store.events(reference)
     web.store.record(user.name, "audit trail viewed", reference)
@@ -95,20 +73,24 @@ def audit_trail(web: WebContext, user: Principal, reference: str, path: str) -> 
 
 
 # ---- reports and recordings -----------------------------------------------------------------------
-def report_rendering(web: WebContext, user: Principal, reference: str, number: str, path: str, fmt: str):
-    """The report as an HTML fragment or a JSON-ready dict, rebuilt from what its signed PDF was
-    rendered from (the stored analysis, the case details and the model facts) once the signature
-    vouches for them; otherwise a notice (JSON: no report, no analysis), never figures the
-    signature does not cover (audited)."""
+def report_view(web: WebContext, user: Principal, reference: str, number: str, path: str, fmt: str,
+                checked: CheckedReport | None = None) -> CheckedReport:  # fmt: skip
+    """A report to show as `fmt` (html, json) and its signature's status, once access is checked;
+    the view is audited. `checked`: the report as the case page checked it already."""
     open_case(web, user, reference, path)
-    parts, context, status = _checked_report(web, reference, number)
+    checked = checked or _check_report(web, reference, number)
     web.store.record(user.name, "report viewed", reference, registration_number=number, format=fmt)
-    if not status["valid"]:
-        if fmt == "json":
-            return {"analysis": None, "report": None}
+    return checked
+
+
+def report_html(checked: CheckedReport) -> Markup:
+    """The report as an HTML fragment, rebuilt from what its signed PDF was rendered from (the
+    stored analysis, the case details and the model facts) once the signature vouches for them;
+    otherwise a notice, never figures the signature does not cover."""
+    if not checked.signature.valid:
         return Markup('<p class="signature invalid">{} The report is not shown here: what the case file holds for '
-                      "it is not what was signed.</p>").format(status["message"])  # fmt: skip
-    return render(Analysis.from_dict(parts.analysis), context, fmt)
+                      "it is not what was signed.</p>").format(checked.signature.message)  # fmt: skip
+    return Markup(render(Analysis.from_dict(checked.parts.analysis), checked.context, "html"))  # autoescaped by Jinja
 
 
 def report_pdf(web: WebContext, user: Principal, reference: str, number: str, path: str, download: bool) -> bytes:
@@ -116,13 +98,6 @@ def report_pdf(web: WebContext, user: Principal, reference: str, number: str, pa
     action = "report downloaded" if download else "report viewed"
     try:
         return web.store.report_pdf(reference, number, user.name, action=action)[1]
-    except CaseError:
-        raise NotFound(f"case {reference} has no report {number}") from None
-
-
-def _report_parts(web: WebContext, reference: str, number: str):
-    try:
-        return web.store.report_parts(reference, number)
     except CaseError:
         raise NotFound(f"case {reference} has no report {number}") from None
 
@@ -146,7 +121,7 @@ def playable_file(web: WebContext, user: Principal, reference: str, sha256: str,
 
 
 def _verified_recording(web: WebContext, user: Principal, reference: str, sha256: str, path: str,
-                        first_request: bool) -> tuple[Path, Any]:  # fmt: skip
+                        first_request: bool) -> tuple[Path, Recording]:  # fmt: skip
     open_case(web, user, reference, path)
     try:
         recording = web.store.recording(reference, sha256)
