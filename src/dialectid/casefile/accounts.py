@@ -137,6 +137,8 @@ class Accounts:
         with self.store.transaction() as session:
             session.execute(delete(WebSession).where(WebSession.expires_at < now()))  # housekeeping
             user = session.get(User, account.id)
+            if user is None:  # removed between the password check and here
+                raise CaseError(f"no user {account.name!r}")
             expires = now() + lifetime
             session.add(WebSession(id=token_sha256, user_id=user.id, created_at=now(), expires_at=expires))
             self.store.chain.append(session, user.name, "logged in", None)

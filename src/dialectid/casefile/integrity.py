@@ -64,7 +64,7 @@ class Walk:
     last: int = 0  # the last event's id; 0: none
     problem: str | None = None
     analysed: dict[str, dict[str, Any]] = field(default_factory=dict)  # registration number -> its event's details
-    attached: dict[str, str] = field(default_factory=dict)  # registration number -> report sha256
+    attached: dict[str, str | None] = field(default_factory=dict)  # registration number -> report sha256
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,13 @@ def walk(events: Iterable[Any], event_hash: Callable[[dict[str, Any]], str], gen
             return found
         found.hashes[item.id], found.last, previous = item.hash, item.id, item.hash
         details = item.details if isinstance(item.details, dict) else {}
+        number = details.get("registration_number")
+        if not isinstance(number, str):
+            continue  # an event that names no analysis vouches for none
         if item.action == "analysed":
-            found.analysed.setdefault(details.get("registration_number"), details)
+            found.analysed.setdefault(number, details)
         elif item.action == "report attached":
-            found.attached.setdefault(details.get("registration_number"), details.get("report_sha256"))
+            found.attached.setdefault(number, details.get("report_sha256"))
     return found
 
 
@@ -206,8 +209,8 @@ def analysis_problem(row: Any, recording_sha256: str, record: dict[str, Any] | N
     recorded = record.get("analysis_sha256")
     if recorded is not None and digest(row.data) != recorded:
         return f"analysis {number} was changed after it was stored: it does not match the digest in its audit event"
-    model = data.get("model") if isinstance(data.get("model"), dict) else {}
-    audio = data.get("audio") if isinstance(data.get("audio"), dict) else {}
+    model, audio = data.get("model"), data.get("audio")
+    model, audio = (model if isinstance(model, dict) else {}), (audio if isinstance(audio, dict) else {})
     said = {"registration number": (number, data.get("registration_number")),
             "status": (row.status, data.get("status")), "top label": (row.top_label, data.get("top_label")),
             "model": (row.model_id, model.get("id")), "bundle": (row.bundle_sha256, model.get("bundle_sha256")),

@@ -27,8 +27,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from dialectid.casefile.schema import Case, JobRow
@@ -147,7 +149,7 @@ class JobQueue:
         with self.store.transaction() as session:
             changed = session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.state == "running",
                                                            JobRow.lease_owner == owner).values(**values))  # fmt: skip
-            return changed.rowcount == 1
+            return cast("CursorResult[Any]", changed).rowcount == 1  # an UPDATE's result is a cursor's
 
     def _expire(self, session: Session, at: datetime) -> None:
         # SKIP LOCKED: a row another worker is renewing or expiring right now is left to it, and
@@ -166,7 +168,7 @@ class JobQueue:
 
 
 def _reference(session: Session, row: JobRow) -> str:
-    return session.scalar(select(Case.reference).where(Case.id == row.case_id))
+    return session.execute(select(Case.reference).where(Case.id == row.case_id)).scalar_one()
 
 
 def _job(row: JobRow, reference: str) -> Job:

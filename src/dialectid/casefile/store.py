@@ -43,6 +43,7 @@ from dialectid.casefile.summaries import (
 )
 from dialectid.keys import digest, trusted_key
 from dialectid.paths import home
+from dialectid.scoring.analysis import Analysis
 
 __all__ = ["CASE_REFERENCE", "CASE_STATUSES", "CaseError", "CaseStore", "NewCase", "RecordingIntegrityError",
            "ReportParts", "now"]  # fmt: skip
@@ -171,7 +172,7 @@ class CaseStore:
         return case
 
     def pseudonym(self, session: Session, case: Case) -> str:
-        return session.scalar(select(Subject.pseudonym).where(Subject.case_id == case.id))
+        return session.execute(select(Subject.pseudonym).where(Subject.case_id == case.id)).scalar_one()
 
     def list_cases(self, search: str | None = None, status: str | None = None,
                    assigned_to: int | None = None) -> list[CaseRow]:  # fmt: skip
@@ -290,7 +291,7 @@ class CaseStore:
             return list(session.scalars(select(Recording).where(Recording.case_id == case.id,
                                                                 Recording.id.not_in(done)).order_by(Recording.id)))  # fmt: skip
 
-    def store_analysis(self, reference: str, recording: Recording, analysis: Any, actor: str,
+    def store_analysis(self, reference: str, recording: Recording, analysis: Analysis, actor: str,
                        model_facts: dict[str, Any] | None = None) -> int | None:  # fmt: skip
         """Store an analysis; None if another process stored one for this recording and bundle first.
         The analysis names the sha256 of the very bytes it decoded: if those are not the recording's
@@ -425,12 +426,13 @@ class CaseStore:
         must belong to that case. The comment and the outcome are free text: stored, erased with the
         identity, and never copied into the audit log (which keeps the row and their keyed digests)."""
         with self.transaction() as session:
-            analysis = session.scalar(select(AnalysisRow).where(AnalysisRow.registration_number == registration_number))
-            recording = analysis and session.get(Recording, analysis.recording_id)
-            case = recording and session.get(Case, recording.case_id)
-            if case is None or reference not in (None, case.reference):
+            found = session.execute(
+                select(AnalysisRow, Case.reference).join(Recording, Recording.id == AnalysisRow.recording_id)
+                .join(Case, Case.id == Recording.case_id)
+                .where(AnalysisRow.registration_number == registration_number)).first()  # fmt: skip
+            if found is None or reference not in (None, found[1]):
                 raise CaseError(f"no analysis {registration_number!r}" + (f" in case {reference}" if reference else ""))
-            reference = case.reference
+            analysis, reference = found
             row = Feedback(analysis_id=analysis.id, author=author, role=role, agrees=agrees,
                            linguist_outcome=linguist_outcome, comment=comment, created_at=now())  # fmt: skip
             session.add(row)

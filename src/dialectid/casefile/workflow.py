@@ -79,7 +79,7 @@ def _attach_missing_reports(store: CaseStore, reference: str, current: ModelFact
         record = records.get(row.registration_number)
         facts, problem = _model_facts(reference, row, record, current)
         problem = analysis_problem(row, recording.sha256, record) or problem
-        if problem is not None:
+        if problem is not None or facts is None:  # facts are None only with the problem that says why
             if f"{problem}; its report was not signed" not in outcome.failed:  # said once, not before and after
                 outcome.failed.append(f"{problem}; its report was not signed")
             continue

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialectid.train.card import card_limitations
+
+if TYPE_CHECKING:
+    from dialectid.models.bundle import Bundle  # loading one needs the model stack; reading its facts does not
 
 # Fields added to ModelFacts after reports began binding a digest of them: left out of that digest
 # while None, so that the facts stored with an older report still match its signature.
@@ -46,8 +49,10 @@ class ModelFacts:
             object.__setattr__(self, "dialect", ModelFacts(**self.dialect))
 
     @classmethod
-    def from_bundle(cls, bundle: Any, dialect: Any = None) -> ModelFacts:
+    def from_bundle(cls, bundle: Bundle, dialect: Bundle | None = None) -> ModelFacts:
         """The facts of `bundle`, and of the dialect bundle `dialect` under it where given."""
+        if bundle.path is None:
+            raise ValueError("a bundle that was never saved has no model card to describe it by; save it first")
         metrics = bundle.metrics or {}
         return cls(
             name=bundle.model_id,

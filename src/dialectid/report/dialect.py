@@ -51,7 +51,7 @@ def dialect_content(block: DialectResult | None) -> DialectContent | None:
     if block is None:
         return None
     language = label_name(block.parent)
-    if block.status == "ok":
+    if block.status == "ok" and block.top_dialect is not None:  # an ok block names its dialect
         verdict = (f"The dialect model names {dialect_name(block.parent, block.top_dialect)}: "
                    f"{_pct(block.top_share)} of the {language} probability, above its own threshold of "
                    f"{_pct(block.threshold)}.")  # fmt: skip

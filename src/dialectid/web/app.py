@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from dialectid.casefile import CaseStore
 from dialectid.casefile.accounts import Accounts
@@ -53,7 +54,7 @@ def create_app(store: CaseStore | None = None, model: Path | Bundle | None = Non
     if dialect is not None:
         compose(bundle, dialect)  # refused now, not at the first analysis
     settings = settings or WebSettings()
-    words = route_words([route.path for router in ROUTERS for route in router.routes])
+    words = route_words([route.path for router in ROUTERS for route in router.routes if isinstance(route, Route)])
     web = WebContext(store, Accounts(store), settings, CookieSigner(session_secret(store.keys_dir)), bundle,
                      AnalysisJobs(store, bundle, dialect=dialect), Guards.of(settings, words))  # fmt: skip
 

@@ -42,14 +42,14 @@ class Described:
 
 def recording_names(events: list[AuditEntry]) -> dict[str, str]:
     """sha256 -> "Recording N", in the order the case's recordings were added (as the case page)."""
-    added = [e.details.get("sha256") for e in events if e.action == "recording added"]
+    added = [e.details.get("sha256", "") for e in events if e.action == "recording added"]
     return {sha: recording_label(number) for number, sha in enumerate(dict.fromkeys(added), start=1)}
 
 
 def describe(event: AuditEntry, recordings: dict[str, str]) -> Described:
     """What `event` says, for people: a sentence, and the details shown on demand."""
     details = event.details or {}
-    recording = recordings.get(details.get("sha256"), "a recording")
+    recording = recordings.get(details.get("sha256", ""), "a recording")
     phrase = _PHRASES.get(event.action)
     what = phrase(details, recording) if phrase else f"recorded '{event.action}'"
     return Described(f"{event.actor} {what}.", _detail_rows(details))
@@ -68,7 +68,7 @@ def _detail_rows(details: dict[str, Any]) -> list[tuple[str, str]]:
 def _analysed(details: dict[str, Any], recording: str) -> str:
     model = (details.get("model_facts") or {}).get("model")
     by = f" with model {model}" if model else ""
-    status = STATUS_WORDS.get(details.get("status"), details.get("status"))
+    status = STATUS_WORDS.get(details.get("status", ""), details.get("status"))
     return f"analysed {recording} (analysis {details.get('registration_number')}){by}: {status}"
 
 
@@ -81,7 +81,7 @@ def _feedback(details: dict[str, Any], _recording: str) -> str:
 
 def _denied(details: dict[str, Any], _recording: str) -> str:
     reason = {"not assigned to this user": "a case not assigned to them", "no such case": "a case that does not exist"}
-    what = reason.get(details.get("reason"), "a page their role may not open")
+    what = reason.get(details.get("reason", ""), "a page their role may not open")
     attempts = details.get("attempts")
     return f"was refused access to {what}" + (f" ({attempts} times)" if attempts and attempts > 1 else "")
 
@@ -105,7 +105,7 @@ _PHRASES: dict[str, Callable[[dict[str, Any], str], str]] = {
     "analysed": _analysed,
     "report attached": lambda d, r: f"attached the signed report of analysis {d.get('registration_number')}",
     "report viewed": lambda d, r: (
-        f"read the report of analysis {d.get('registration_number')} {FORMATS.get(d.get('format'), 'as PDF')}"
+        f"read the report of analysis {d.get('registration_number')} {FORMATS.get(d.get('format', ''), 'as PDF')}"
     ),
     "report exported": lambda d, r: f"exported the signed PDF of analysis {d.get('registration_number')}",
     "report downloaded": lambda d, r: f"downloaded the signed PDF of analysis {d.get('registration_number')}",

@@ -102,7 +102,7 @@ class AuditAggregator:
 
     def _close_runs(self, ended: Callable[[_Run], bool]) -> list[tuple[Write, int, str | None]]:
         """Remove runs from the oldest on while `ended` says so; the rows their final counts need."""
-        due = []
+        due: list[tuple[Write, int, str | None]] = []
         while self._runs:
             key, run = next(iter(self._runs.items()))
             if not ended(run):

@@ -53,9 +53,9 @@ def login(web: WebContext, name: str, password: str, client: str) -> tuple[str, 
         guards.logins.sleep(delay)
     with guards.hashing.turn():
         found = web.accounts.credentials(name) if name else None
-        account = found[0] if found and found[0].active else None
-        right = passwords.check_password(found[1] if account else passwords.dummy_hash(), password)
-        upgraded = passwords.upgraded_hash(found[1], password) if account and right else None
+        account, stored = found if found is not None and found[0].active else (None, passwords.dummy_hash())
+        right = passwords.check_password(stored, password)
+        upgraded = passwords.upgraded_hash(stored, password) if account and right else None
     if account is None or not right:
         guards.logins.failed(name, client)
         actor = account.name if account else ANONYMOUS
@@ -81,7 +81,7 @@ def current_user(request: Request, web: Annotated[WebContext, Depends(web_contex
     cookie = request.cookies.get(SESSION_COOKIE)
     token = web.signer.token(cookie, web.settings.session_lifetime.total_seconds()) if cookie else None
     account = web.accounts.session_account(token_hash(token)) if token else None
-    if account is None:
+    if account is None or token is None:
         raise NotAuthenticated("log in first" if not cookie else "your session has ended; log in again")
     return Principal(account, token_hash(token), web.signer.csrf(token))
 
@@ -122,7 +122,7 @@ def api_csrf(request: Request, user: User) -> None:
 
 
 def _same(expected: str, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(expected, sent)
+    return sent is not None and sent != "" and hmac.compare_digest(expected, sent)
 
 
 def open_case(web: WebContext, user: Principal, reference: str, path: str) -> None:

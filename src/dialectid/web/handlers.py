@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -15,6 +17,7 @@ from dialectid.web.errors import NotAuthenticated, WebError
 from dialectid.web.middleware import is_api
 
 _HTTP_MESSAGES = {404: "no such page", 405: "this address does not accept that method"}
+E = TypeVar("E", bound=Exception)
 
 
 def error_response(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -50,7 +53,18 @@ async def _user_error(request: Request, error: DialectidError) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(WebError, _web_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DialectidError, _user_error)
+    _install(app, WebError, _web_error)
+    _install(app, HTTPException, _http_error)
+    _install(app, RequestValidationError, _validation_error)
+    _install(app, DialectidError, _user_error)
+
+
+def _install(app: FastAPI, kind: type[E], handle: Callable[[Request, E], Awaitable[Response]]) -> None:
+    """Register `handle` for `kind`: Starlette passes the handler any Exception; this one gets `kind`."""
+
+    async def handler(request: Request, error: Exception) -> Response:
+        if not isinstance(error, kind):  # cannot happen: Starlette looks the handler up by the class
+            raise error
+        return await handle(request, error)
+
+    app.add_exception_handler(kind, handler)

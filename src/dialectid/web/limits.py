@@ -14,9 +14,10 @@ import math
 import threading
 import time
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from dialectid.web.auditing import AuditAggregator
 from dialectid.web.errors import Busy, Throttled
@@ -28,7 +29,8 @@ MAX_ADDRESS_WAIT_S = 60  # one address for any names: an office behind one NAT w
 BUSY = "the server is busy checking other logins; try again in a few seconds"
 
 
-def client_address(scope: dict, behind_proxy: bool, trusted: tuple[str, ...] = ("127.0.0.1", "::1")) -> str:
+def client_address(scope: Mapping[str, Any], behind_proxy: bool,
+                   trusted: tuple[str, ...] = ("127.0.0.1", "::1")) -> str:  # fmt: skip
     """The client's address: the peer's, or behind a proxy, where the peer is one of the `trusted`
     proxies (addresses or networks), the last address in X-Forwarded-For (the one the proxy added:
     those before it are the client's to write). An IPv6 address stands for its /64, which one

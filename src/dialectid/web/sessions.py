@@ -56,7 +56,7 @@ class CookieSigner:
     def token(self, cookie: str, max_age_s: float) -> str | None:
         """The token in a cookie value; None if forged, altered or older than `max_age_s`."""
         try:
-            token = self._serializer.loads(cookie, max_age=max_age_s)
+            token = self._serializer.loads(cookie, max_age=int(max_age_s))
         except BadSignature:  # SignatureExpired is one too
             return None
         return token if isinstance(token, str) else None
@@ -65,7 +65,9 @@ class CookieSigner:
         return hmac.new(self._secret, f"{purpose}:{bound_to}".encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, bound_to: str | None, sent: str | None, purpose: str = "form") -> bool:
-        return bool(bound_to and sent) and hmac.compare_digest(self.csrf(bound_to, purpose), sent)
+        if not bound_to or not sent:
+            return False
+        return hmac.compare_digest(self.csrf(bound_to, purpose), sent)
 
 
 def new_token() -> str:
