@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dialectid.cli.common import MODEL_HELP, err, out, user_errors
+from dialectid.extras import require_extra
 
 
 @user_errors
@@ -38,6 +39,7 @@ def demo(
     """Build a demo case file with fictitious cases, analysed and signed, and serve the web view.
 
     Everything lives in --home; running it again reuses the demo (or --rebuild it). Ctrl-C stops it."""
+    require_extra("web", "the demo (a case file for the web view)")
     from dialectid.demo import prepare
     from dialectid.scoring import default_model_path
     from dialectid.scoring.dialects import dialect_home_model

@@ -85,6 +85,7 @@ def score(
     Exit status: 0 when every file was analysed (whatever its result), 1 when some file failed.
     """
     from dialectid.errors import DialectidError
+    from dialectid.extras import require_extra
     from dialectid.models.bundle import load_model
     from dialectid.scoring import ScoringConfig, default_model_path
     from dialectid.scoring.batch import Summary, expand, run_batch
@@ -93,6 +94,8 @@ def score(
 
     if engine not in ("local", "ray"):
         raise DialectidError(f"--engine must be local or ray, not {engine!r}")
+    if engine == "ray":
+        require_extra("ray", "--engine ray")
     settings = load_config(config, ScoringConfig, [*(overrides or []), *_channel_override(channel)])
     bundle = load_model(model or default_model_path())  # verified once; worker processes verify their own copies
     dialect = None if dialect_model is None else load_model(dialect_model)

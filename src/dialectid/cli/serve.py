@@ -12,6 +12,7 @@ import typer
 
 from dialectid.cli.common import MODEL_HELP, case_store, err, user_errors
 from dialectid.errors import DialectidError
+from dialectid.extras import require_extra
 
 
 @user_errors
@@ -56,6 +57,7 @@ def serve(
     Caseworkers read reports, analysts upload recordings, admins manage users and assignments.
 
     Add the first admin with `dialectid users add NAME --role admin`."""
+    require_extra("web", "the web view")
     from dialectid.web import WebSettings
 
     settings = WebSettings(upload_limit_mb=upload_limit_mb, secure_cookies=secure_cookies, behind_proxy=behind_proxy,
