@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired, Protocol, TypedDict
 
 import numpy as np
 
@@ -32,6 +32,63 @@ IN_SET_FLAG_RATE = 0.03  # about this share of in-set recordings of any one sour
 
 class FusionCheckError(DialectidError):
     """No fusion setting keeps the fusion at least as accurate as its encoder's own detection."""
+
+
+class FoldBackend(Protocol):
+    """What `search` needs of a back-end fitted on one fold (an `EmbeddingBackend`)."""
+
+    def scores(self, embeddings: np.ndarray) -> np.ndarray: ...
+
+    def novelty(self, embeddings: np.ndarray) -> np.ndarray: ...
+
+
+class CurvePoint(TypedDict):
+    """One setting tried: its accuracy over all recordings and per fold, and whether it is never
+    less accurate than Whisper's own detection on any fold or source."""
+
+    c: float
+    lid_weight: float
+    accuracy: float
+    per_fold: list[float]
+    never_worse: bool
+
+
+class Tally(TypedDict):
+    """Recordings of one source or label, and how many the fusion and Whisper restricted got right."""
+
+    clips: int
+    model: int
+    whisper: int
+
+
+class SourceFlags(TypedDict):
+    """In-set recordings of one source, and the share an open-set threshold flags."""
+
+    clips: int
+    flagged: float
+
+
+class OpenSetChoice(TypedDict):
+    """The open-set threshold the fusion keeps: the larger of the learned one and the one that
+    holds the in-set flag rate of every source (whisper.WhisperFusion._hold_in_set_rate)."""
+
+    learned_threshold: float
+    in_set_threshold: float
+    threshold: float
+    flagged_per_source: dict[str, SourceFlags]
+
+
+class CrossValidationSummary(TypedDict):
+    """`FusionSearch.summary()`: what metrics.json and the model card record (plain JSON)."""
+
+    folds: int
+    c: float
+    lid_weight: float
+    curve: list[CurvePoint]
+    whisper_per_fold: list[float]
+    per_source: dict[str, Tally]
+    per_label: dict[str, Tally]
+    open_set: NotRequired[OpenSetChoice]  # where the fusion then set its open-set threshold
 
 
 @dataclass
@@ -50,13 +107,13 @@ class FusionSearch:
 
     c: float
     lid_weight: float
-    curve: list[dict[str, Any]]
+    curve: list[CurvePoint]
     whisper_per_fold: list[float]
-    per_source: dict[str, dict[str, Any]]
-    per_label: dict[str, dict[str, Any]]
+    per_source: dict[str, Tally]
+    per_label: dict[str, Tally]
     folds: list[Fold] = field(repr=False, default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> CrossValidationSummary:
         """What the model card and bundle record (plain JSON)."""
         return {"folds": len(self.whisper_per_fold), "c": self.c, "lid_weight": self.lid_weight, "curve": self.curve,
                 "whisper_per_fold": self.whisper_per_fold, "per_source": self.per_source,
@@ -76,7 +133,7 @@ def fold_masks(targets: np.ndarray, groups: np.ndarray, origins: np.ndarray, see
 
 
 def search(embeddings: np.ndarray, lid: np.ndarray, targets: np.ndarray, groups: np.ndarray, origins: np.ndarray,
-           sources: np.ndarray, labels: Sequence[str], fit_backend: Callable[[np.ndarray, np.ndarray, float], Any],
+           sources: np.ndarray, labels: Sequence[str], fit_backend: Callable[[np.ndarray, np.ndarray, float], FoldBackend],
            seed: int = 0, progress: Callable[[int, int], None] = lambda step, steps: None) -> FusionSearch:  # fmt: skip
     """Fit a back-end per fold and `C_GRID` value (`fit_backend(embeddings, targets, c)`), fuse its
     out-of-fold scores with Whisper's restricted log-probabilities `lid` at every `LID_WEIGHT_GRID`
@@ -97,13 +154,14 @@ def search(embeddings: np.ndarray, lid: np.ndarray, targets: np.ndarray, groups:
     whisper_right = _per_clip(origins, lid).argmax(axis=1) == clip_target
     clip_fold = _clip_values(origins, np.argmax(np.stack([f.held_out for f in folds]), axis=0))
     whisper_per_fold = [float(whisper_right[clip_fold == k].mean()) for k in range(len(folds))]
-    curve, best = [], None
+    curve: list[CurvePoint] = []
+    best: CurvePoint | None = None
     for c in C_GRID:
         for weight in LID_WEIGHT_GRID:
             right = fused_right(folds, lid, origins, clip_target, c, weight)
             per_fold = [float(right[clip_fold == k].mean()) for k in range(len(folds))]
             worse = _shortfalls(right, whisper_right, clip_fold, clip_source, len(folds))
-            row = {"c": c, "lid_weight": weight, "accuracy": float(right.mean()), "per_fold": per_fold,
+            row: CurvePoint = {"c": c, "lid_weight": weight, "accuracy": float(right.mean()), "per_fold": per_fold,
                    "never_worse": not worse}  # fmt: skip
             curve.append(row)
             if not worse and (best is None or row["accuracy"] > best["accuracy"] + 1e-12):
@@ -130,14 +188,15 @@ def fused_right(folds: list[Fold], lid: np.ndarray, origins: np.ndarray, clip_ta
     return _per_clip(origins, fused).argmax(axis=1) == clip_target
 
 
-def in_set_threshold(novelty: np.ndarray, origins: np.ndarray, sources: np.ndarray) -> tuple[float, dict[str, Any]]:
+def in_set_threshold(novelty: np.ndarray, origins: np.ndarray, sources: np.ndarray
+                     ) -> tuple[float, dict[str, SourceFlags]]:  # fmt: skip
     """The recording novelty (mean over its windows) that all but `IN_SET_FLAG_RATE` of the in-set
     recordings of every source stay below, and per source the share it would flag."""
     per_clip = _per_clip(origins, novelty[:, None])[:, 0]
     clip_source = _clip_values(origins, sources)
     threshold = max(float(np.quantile(per_clip[clip_source == s], 1 - IN_SET_FLAG_RATE))
                     for s in np.unique(clip_source))  # fmt: skip
-    rates = {str(s): {"clips": int((clip_source == s).sum()),
+    rates: dict[str, SourceFlags] = {str(s): {"clips": int((clip_source == s).sum()),
                       "flagged": float((per_clip[clip_source == s] > threshold).mean())}
              for s in np.unique(clip_source)}  # fmt: skip
     return threshold, rates
@@ -171,6 +230,6 @@ def _shortfalls(right: np.ndarray, whisper: np.ndarray, clip_fold: np.ndarray, c
     return found
 
 
-def _breakdown(right: np.ndarray, whisper: np.ndarray, keys: np.ndarray) -> dict[str, dict[str, Any]]:
+def _breakdown(right: np.ndarray, whisper: np.ndarray, keys: np.ndarray) -> dict[str, Tally]:
     return {str(key): {"clips": int((keys == key).sum()), "model": int(right[keys == key].sum()),
                        "whisper": int(whisper[keys == key].sum())} for key in np.unique(keys)}  # fmt: skip

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from pydantic import Field
@@ -97,7 +97,7 @@ def package_files(pattern: str) -> list[Path]:
     return sorted((part for folder in folders for part in folder.glob(pattern)), key=lambda p: p.name)
 
 
-def _join(stream, sources: list[Path], sha256: str, name: str) -> None:
+def _join(stream: BinaryIO, sources: list[Path], sha256: str, name: str) -> None:
     """Write `sources` one after the other into `stream` if together they hash to `sha256`."""
     digest = hashlib.sha256()
     for source in sources:
@@ -246,13 +246,14 @@ class WhisperArgs(StrictModel):
 
 
 class WhisperBackendArgs(WhisperArgs):
-    backend: str = Field("logreg", pattern="^(logreg|gaussian)$")
+    backend: Literal["logreg", "gaussian"] = "logreg"  # as EmbeddingBackendArgs
     lda_dim: int | None = Field(None, ge=1)
     c: float = Field(1.0, gt=0)
 
 
 class WhisperModelBase(LidModel):
     input = "audio"
+    args: WhisperArgs
     root: Path | None = None  # the bundle the model was read from; None: encoder_path is the config's
 
     def _encoder(self) -> WhisperEncoder:
@@ -266,9 +267,12 @@ class WhisperModelBase(LidModel):
 
     def _encoder_folder(self) -> str | None:
         """None for Whisper base; else encoder_path, inside the bundle the model was read from."""
-        if not self.args.encoder_path or self.root is None:
-            return self.args.encoder_path
-        return str(inside(self.root, self.args.encoder_path))
+        path = self.args.encoder_path
+        return self._resolved(path) if path else path
+
+    def _resolved(self, encoder_path: str) -> str:
+        """`encoder_path` as given, or inside the bundle the model was read from."""
+        return encoder_path if self.root is None else str(inside(self.root, encoder_path))
 
     def encoder(self) -> dict[str, str]:
         name = Path(self.args.encoder_path).name if self.args.encoder_path else "whisper-base"
@@ -277,8 +281,8 @@ class WhisperModelBase(LidModel):
     def pack(self, folder: Path) -> dict[str, Any]:
         """An encoder other than Whisper base is copied into the bundle, which then stands alone."""
         args = super().pack(folder)
-        if self.args.encoder_path:
-            shutil.copytree(self._encoder_folder(), folder / ENCODER_DIR)
+        if path := self.args.encoder_path:
+            shutil.copytree(self._resolved(path), folder / ENCODER_DIR)
             args["encoder_path"] = ENCODER_DIR
         return args
 
@@ -313,6 +317,8 @@ class WhisperBackend(WhisperModelBase):
 
     name = "whisper-backend"
     Args = WhisperBackendArgs
+    args: WhisperBackendArgs
+    backend: EmbeddingBackend
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperBackend:
         encoder = self._encoder()
@@ -395,6 +401,9 @@ OUTSIDE_SHARE = 0.5  # out_of_set when Whisper finds it likelier that the langua
 class OnePass:
     """Scores and novelty both from `scores_and_novelty`, which encodes each clip once."""
 
+    def scores_and_novelty(self, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError  # every subclass has its own
+
     def scores(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         return self.scores_and_novelty(inputs)[0]
 
@@ -422,7 +431,10 @@ class WhisperFusion(OnePass, WhisperBackend):
 
     name = "whisper-fusion"
     Args = WhisperFusionArgs
-    cross_validation: dict[str, Any] | None = None  # fusion_cv.FusionSearch.summary(), when chosen so
+    args: WhisperFusionArgs
+    detector: OpenSetDetector
+    outside_means: np.ndarray
+    cross_validation: fusion_cv.CrossValidationSummary | None = None  # when chosen so
 
     def fit(self, train: Clips, dev: Clips | None, context: FitContext) -> WhisperFusion:
         encoder = self._encoder()
@@ -432,7 +444,7 @@ class WhisperFusion(OnePass, WhisperBackend):
         self.outside_means = self._outside_means(languages, train.targets, self.labels)
         self.detector = OpenSetDetector.outside_share_only()
         if dev is not None and dev.origins is not None and len(np.unique(dev.targets)) >= 3:
-            self._fit_detector(encoder, embeddings, languages, train, dev, context)
+            self._fit_detector(encoder, embeddings, languages, train, dev, dev.origins, context)
         if found is not None:
             self._hold_in_set_rate(found, languages, train, context)
         return self
@@ -440,10 +452,9 @@ class WhisperFusion(OnePass, WhisperBackend):
     def _cross_validate(self, embeddings: np.ndarray, languages: list[dict[str, float]], train: Clips,
                         context: FitContext) -> fusion_cv.FusionSearch:  # fmt: skip
         """Choose c and lid_weight (fusion_cv.search) and record the curve in `cross_validation`."""
-        if train.groups is None or train.origins is None or train.sources is None:
-            raise fusion_cv.FusionCheckError("cross-validation needs the training clips' speakers and sources")
+        groups, origins, sources = _speakers_and_sources(train)
         lid = whisper_label_scores(languages, self.labels, self.args.languages)[0]
-        found = fusion_cv.search(embeddings, lid, train.targets, train.groups, train.origins, train.sources,
+        found = fusion_cv.search(embeddings, lid, train.targets, groups, origins, sources,
                                  self.labels, lambda x, y, c: self._backend(x, y, context.seed, c), context.seed,
                                  lambda step, steps: context.progress(stage="cross-validating", step=step,
                                                                       steps=steps))  # fmt: skip
@@ -454,7 +465,7 @@ class WhisperFusion(OnePass, WhisperBackend):
         return found
 
     def _fit_detector(self, encoder: WhisperEncoder, embeddings: np.ndarray, languages: list[dict[str, float]],
-                      train: Clips, dev: Clips, context: FitContext) -> None:  # fmt: skip
+                      train: Clips, dev: Clips, dev_origins: np.ndarray, context: FitContext) -> None:  # fmt: skip
         dev_embeddings, dev_languages = self._encode(encoder, dev.inputs, context, "encoding dev")
 
         def cues_without(held_out: int, kept: np.ndarray) -> np.ndarray:
@@ -465,7 +476,7 @@ class WhisperFusion(OnePass, WhisperBackend):
                                         _without(train.targets[kept], held_out), labels)  # fmt: skip
             return self._cues(scores, backend.novelty(dev_embeddings), dev_languages, labels, means)[1]
 
-        cues, unknown, clips = simulate_unknown(train.targets, dev.targets, dev.origins, cues_without)
+        cues, unknown, clips = simulate_unknown(train.targets, dev.targets, dev_origins, cues_without)
         self.detector = OpenSetDetector.fit(cues, unknown, clips, context.seed)
         context.log(f"open-set detector learned on {len(np.unique(clips))} simulated dev clips "
                     f"(weights {np.round(self.detector.weight, 2).tolist()}, threshold {self.detector.threshold:.2f})")  # fmt: skip
@@ -482,11 +493,14 @@ class WhisperFusion(OnePass, WhisperBackend):
             cues = self._cues(fold.backend[found.c], fold.distance[found.c], [languages[i] for i in held],
                               self.labels, means)[1]  # fmt: skip
             novelty[held] = self.detector.novelty(cues)
-        threshold, rates = fusion_cv.in_set_threshold(novelty, train.origins, train.sources)
+        _, origins, sources = _speakers_and_sources(train)
+        threshold, rates = fusion_cv.in_set_threshold(novelty, origins, sources)
         learned = self.detector.threshold
         self.detector.threshold = max(learned, threshold)
-        self.cross_validation["open_set"] = {"learned_threshold": learned, "in_set_threshold": threshold,
-                                             "threshold": self.detector.threshold, "flagged_per_source": rates}  # fmt: skip
+        summary = found.summary()
+        summary["open_set"] = {"learned_threshold": learned, "in_set_threshold": threshold,
+                               "threshold": self.detector.threshold, "flagged_per_source": rates}  # fmt: skip
+        self.cross_validation = summary
         context.log(f"open-set threshold {self.detector.threshold:.3f} (learned {learned:.3f}; in-set sources "
                     f"need {threshold:.3f})")  # fmt: skip
 
@@ -588,6 +602,13 @@ class EncodingStore:
         self.added = 0
 
 
+def _speakers_and_sources(clips: Clips) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clips' groups (speakers), origins and sources, which cross-validation needs."""
+    if clips.groups is None or clips.origins is None or clips.sources is None:
+        raise fusion_cv.FusionCheckError("cross-validation needs the training clips' speakers and sources")
+    return clips.groups, clips.origins, clips.sources
+
+
 def _without(targets: np.ndarray, held_out: int) -> np.ndarray:
     """Targets re-indexed for the label list without `held_out`."""
     return np.where(targets > held_out, targets - 1, targets)
@@ -605,6 +626,7 @@ class WhisperLid(OnePass, WhisperModelBase):
 
     name = "whisper-lid"
     Args = WhisperLidArgs
+    args: WhisperLidArgs
     zero_shot = True
     novelty_threshold = OUTSIDE_SHARE
 
