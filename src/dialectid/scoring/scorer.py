@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
-from dialectid.audio import assess_quality, detect_speech, load_recording
+from dialectid.audio import Segment, assess_quality, detect_speech, load_recording
 from dialectid.audio.config import QualityConfig
 from dialectid.audio.quality import Quality
 from dialectid.audio.recording import Recording
 from dialectid.models.bundle import Bundle
-from dialectid.models.contract import DecisionRules
+from dialectid.models.contract import DecisionRules, InputContract
 from dialectid.scoring.analysis import (
     ANSWERED,
     Analysis,
@@ -72,6 +73,48 @@ class Measurement:
 
     def mean_novelty(self) -> float | None:
         return None if self.novelty is None else float(_weighted_mean(self.novelty[:, None], self.weights)[0])
+
+
+class _Base(TypedDict):
+    """The fields of every `Analysis`, whether or not anything was scored (`Scorer._base`)."""
+
+    registration_number: str
+    created_at: str
+    audio: AudioFacts
+    quality: QualityBlock
+    speech_s: float
+    model: ModelRef
+    toolkit_version: str
+    notes: list[str]
+
+
+class _Decision(TypedDict):
+    """The result fields of an `Analysis` of scored speech (`Scorer._decision`)."""
+
+    status: Status
+    probabilities: list[LabelProbability]
+    family_probabilities: list[LabelProbability]
+    node_probabilities: list[LabelProbability]
+    top_label: str
+    top_probability: float
+    uncertainty: Uncertainty
+    consistency: float
+    timeline: list[Window]
+    open_set: OpenSet | None
+
+
+class _NoResult(TypedDict):
+    """The result fields of an `Analysis` where nothing was scored (`_no_result`)."""
+
+    probabilities: list[LabelProbability]
+    family_probabilities: list[LabelProbability]
+    node_probabilities: list[LabelProbability]
+    top_label: None
+    top_probability: None
+    uncertainty: None
+    consistency: None
+    timeline: list[Window]
+    open_set: None
 
 
 class Scorer:
@@ -122,6 +165,10 @@ class Scorer:
         """Calibrated log-posteriors of the whole recording, or None where nothing was scored."""
         if measured.refusal:
             return None
+        return self._calibrated(measured)
+
+    def _calibrated(self, measured: Measurement) -> np.ndarray:
+        """`log_posteriors` of a recording that was scored."""
         return self.bundle.calibrator.transform(measured.mean_scores()[None], np.array([measured.speech_s]))[0]
 
     def decide(self, measured: Measurement) -> Analysis:
@@ -132,12 +179,15 @@ class Scorer:
         return Analysis(**base, **decision, dialects=self._dialects(measured, decision))
 
     # ---- steps ---------------------------------------------------------------------------------
-    def _score(self, recording, segments) -> tuple[list[SpeechWindow], np.ndarray, np.ndarray | None,
-                                                   np.ndarray | None, np.ndarray | None]:  # fmt: skip
+    def _score(self, recording: Recording, segments: Sequence[Segment]
+               ) -> tuple[list[SpeechWindow], np.ndarray, np.ndarray | None, np.ndarray | None,
+                          np.ndarray | None]:  # fmt: skip
         """The windows over the speech and, per window, the scores and novelty of the language model
         and of the dialect head (None where there is none)."""
-        windows, scores, novelty = [], [], []
-        dialect: tuple[list, list] = ([], [])
+        windows: list[SpeechWindow] = []
+        scores: list[np.ndarray] = []
+        novelty: list[np.ndarray] = []
+        dialect: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         batch: list[SpeechWindow] = []
         contract = self.bundle.contract
 
@@ -161,13 +211,14 @@ class Scorer:
                 flush()
         if batch:
             flush()
-        stacked = [np.concatenate(part) if part else None for part in (novelty, *dialect)]
-        return windows, np.concatenate(scores), *stacked
+        window_novelty, dialect_scores, dialect_novelty = (np.concatenate(part) if part else None
+                                                           for part in (novelty, *dialect))  # fmt: skip
+        return windows, np.concatenate(scores), window_novelty, dialect_scores, dialect_novelty
 
-    def _decision(self, measured: Measurement) -> dict[str, Any]:
+    def _decision(self, measured: Measurement) -> _Decision:
         labels, calibrator, rules = self.bundle.labels, self.bundle.calibrator, self.rules
         weights = measured.weights
-        probabilities = np.exp(self.log_posteriors(measured))
+        probabilities = np.exp(self._calibrated(measured))
         top = int(np.argmax(probabilities))
         per_window = np.exp(calibrator.transform(measured.scores, weights))
         window_top = per_window.argmax(axis=1)
@@ -211,7 +262,7 @@ class Scorer:
             "open_set": open_set,
         }
 
-    def _dialects(self, measured: Measurement, decision: dict[str, Any]) -> DialectResult | None:
+    def _dialects(self, measured: Measurement, decision: _Decision) -> DialectResult | None:
         """The dialect head's split of the top language, where the top language is its parent."""
         head = self.dialect
         if head is None or measured.dialect_scores is None or decision["top_label"] != head.parent:
@@ -238,7 +289,7 @@ class Scorer:
         low, high = np.percentile(tops, [tail, 100 - tail])
         return Uncertainty(low=round(float(low), 6), high=round(float(high), 6), level=cfg.interval)
 
-    def _base(self, measured: Measurement) -> dict[str, Any]:
+    def _base(self, measured: Measurement) -> _Base:
         from dialectid.version import __version__
 
         facts, quality = measured.recording.facts, measured.quality
@@ -290,8 +341,8 @@ def registration_number(template: str, sha256: str) -> str:
     return REGISTRATION_FIELD.sub(lambda m: values[m[1]], template)
 
 
-def _score_dialect(bundle: Bundle, contract, batch: list[SpeechWindow], inputs: list[np.ndarray],
-                   into: tuple[list, list]) -> None:  # fmt: skip
+def _score_dialect(bundle: Bundle, contract: InputContract, batch: list[SpeechWindow], inputs: list[np.ndarray],
+                   into: tuple[list[np.ndarray], list[np.ndarray]]) -> None:  # fmt: skip
     """The dialect bundle's scores of the windows the language model has just scored: the same
     inputs where both read the same (`compose` makes them share encoder and sample rate)."""
     own = bundle.contract
@@ -307,7 +358,7 @@ def _rule(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
 
-def _no_result() -> dict[str, Any]:
+def _no_result() -> _NoResult:
     return {"probabilities": [], "family_probabilities": [], "node_probabilities": [], "top_label": None,
             "top_probability": None, "uncertainty": None, "consistency": None, "timeline": [], "open_set": None}  # fmt: skip
 
