@@ -161,3 +161,22 @@ def test_default_config_trains_end_to_end_on_a_subset(tmp_path):
     assert bundle.rules.min_speech_s == 1.0 and bundle.model.args.languages == {"ur": ["ur", "hi"]}
     card = (result.bundle / "MODEL_CARD.md").read_text()
     assert "What this model cannot do" in card and "coverage" in card
+
+
+def test_short_in_set_telephone_prompts_are_never_called_out_of_set(accurate):
+    """Issue 28: 27 % of the asterisk test prompts with 1-2 s of speech were called out_of_set (in-set
+    speech, a language the model knows). Below the bundle's speech line a novel prompt is
+    low_confidence instead: 24 prompts of the test voices with little speech, none out_of_set."""
+    from dialectid.data import read_manifest
+
+    prompts = read_manifest(ROOT / "datasets" / "lid" / "asterisk-test.jsonl")
+    scorer, short = Scorer(accurate), []
+    for utt in prompts:
+        if 1.5 <= (utt.duration_s or 0) <= 3.0 and len(short) < 24:
+            short.append(scorer.analyse(prompts.path_of(utt)))
+    assert len(short) == 24
+    assert not [a.status for a in short if a.status == "out_of_set"]
+    novel_and_short = [a for a in short if a.open_set and a.open_set.novelty > a.open_set.threshold]
+    line = accurate.rules.open_set_min_speech_s
+    assert all(a.status == "low_confidence" for a in novel_and_short if a.speech_s < line)
+    assert novel_and_short, "no short prompt was novel: the test shows nothing"
