@@ -8,12 +8,12 @@ import pytest
 
 from dialectid.models.bundle import load_model
 from dialectid.scoring import Scorer, ScoringConfig
-from dialectid.train.trainer import IN_SET_FLAG_RATE_MAX, OPEN_SET_SPEECH_GRID, open_set_speech_line
+from dialectid.train.decision_lines import IN_SET_FLAG_RATE_MAX, OPEN_SET_SPEECH_GRID, Held, open_set_speech_line
 from toy import concatenate
 
 
-def measured(speech_s: float, novelty: float) -> tuple[int, SimpleNamespace]:
-    return 0, SimpleNamespace(speech_s=speech_s, mean_novelty=lambda: novelty)
+def measured(speech_s: float, novelty: float) -> Held:
+    return Held(0, SimpleNamespace(speech_s=speech_s, mean_novelty=lambda: novelty), "a speaker")
 
 
 def test_the_line_is_the_shortest_at_which_in_set_speech_is_rarely_flagged():

@@ -56,3 +56,22 @@ def speech_line_section(line: dict[str, Any]) -> str:
         f"{100 * line['max_flag_rate']:g} % of the time:", "",
         "| at least | held-out in-set recordings | flagged out_of_set |", "|---:|---:|---:|", *rows,
     ]) + "\n"  # fmt: skip
+
+
+def confidence_line_section(line: dict[str, Any]) -> str:
+    """The model card's paragraph on the ok/low_confidence line (decision_lines.confidence_line)."""
+    rows = [f"| {r['from']:g} | {r['recordings']} | {_maybe(r['right'], 0)} | {100 * r['ok_share']:.1f} % | "
+            f"{_maybe(r['ok_right'], 1)} |" for r in line["curve"]]  # fmt: skip
+    return "\n".join([
+        "## From which probability a result is given", "",
+        f"The status is ok from a top probability of {100 * line['chosen']:g} % on; below it, low_confidence. The line "
+        "is the lowest at which held-out recordings (calibration clips and their short crops) in every band above it "
+        "were right at least half the time: more likely right than wrong. Their probabilities came from a "
+        f"calibrator fitted in {line['folds']} folds that never saw the recording's video or voice:", "",
+        "| from | recordings in the band | right in the band | ok from here | right among those |",
+        "|---:|---:|---:|---:|---:|", *rows,
+    ]) + "\n"  # fmt: skip
+
+
+def _maybe(share: float | None, digits: int) -> str:
+    return "-" if share is None else f"{100 * share:.{digits}f} %"

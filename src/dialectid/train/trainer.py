@@ -39,14 +39,15 @@ from dialectid.models.bundle import assemble, save_bundle
 from dialectid.models.calibration import Calibrator
 from dialectid.models.contract import DecisionRules, InputContract
 from dialectid.paths import home
-from dialectid.scoring.scorer import Measurement, Scorer
+from dialectid.scoring.scorer import Scorer
 from dialectid.scoring.windows import plan_windows
 from dialectid.taxonomy import Taxonomy
 from dialectid.train.augment import augment
 from dialectid.train.card import render_card, standard_limitations, usefulness_warnings, warning_section
 from dialectid.train.config import TrainConfig
-from dialectid.train.cv_report import cross_validation_section, speech_line_section
+from dialectid.train.cv_report import confidence_line_section, cross_validation_section, speech_line_section
 from dialectid.train.data import load_clips, load_signal
+from dialectid.train.decision_lines import Held, confidence_line, open_set_speech_line
 from dialectid.train.progress import StageProgress, duration
 
 
@@ -124,10 +125,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
     crops = measure_crops(Scorer(bundle), manifests[held_out_part], config.calibration.short_crops_s)
     fit_calibrator(bundle.calibrator, measured + crops, labels, held_out_part != "train", log)
     open_set = open_set_threshold(model, measured, log)
-    rules, speech_line = config.decision, None
-    if open_set is not None and measured and measured[0][1].mean_novelty() is not None:
-        speech_line = open_set_speech_line(measured + crops, open_set["threshold"], log)
-        rules = rules.model_copy(update={"open_set_min_speech_s": speech_line["chosen_s"]})
+    rules, lines = chosen_lines(config, measured + crops, bundle.calibrator, open_set, log)
     bundle = assemble(config.name, model, bundle.calibrator, taxonomy, rules, fingerprint, open_set)
     held_out = "test" if "test" in manifests else "dev" if "dev" in manifests else None
     metrics: dict[str, Any] = {}
@@ -140,8 +138,7 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
             f"Cavg {metrics.get('cavg')}, Cllr {metrics.get('cllr')}")  # fmt: skip
     if (cross_validation := getattr(model, "cross_validation", None)) is not None:
         metrics["cross_validation"] = cross_validation
-    if speech_line is not None:
-        metrics["open_set_speech_line"] = speech_line
+    metrics |= lines
     card = render_card(config.name, model.name, labels, fingerprint, metrics,
                        standard_limitations(fingerprint, model.zero_shot), model.zero_shot)  # fmt: skip
     if warnings := usefulness_warnings(metrics, len(labels)):
@@ -151,8 +148,10 @@ def train(config: TrainConfig, resume: bool = False, progress: Callable[..., Non
             log.file_only(f"WARNING: {warning}")  # the console gets them after the figures
     if cross_validation is not None:
         card += "\n" + cross_validation_section(cross_validation)
-    if speech_line is not None:
-        card += "\n" + speech_line_section(speech_line)
+    if "open_set_speech_line" in lines:
+        card += "\n" + speech_line_section(lines["open_set_speech_line"])
+    if "confidence_line" in lines:
+        card += "\n" + confidence_line_section(lines["confidence_line"])
     if config.output.card_notes is not None:
         card += "\n" + _read_notes(config.output.card_notes)
     path = save_bundle(config.output.bundle or run_dir / "bundle", bundle, metrics, card)
@@ -258,20 +257,20 @@ def windowed(clips: Clips, rate: int, rules: DecisionRules) -> Clips:
     return Clips(inputs, np.array(targets, dtype=np.int64), np.array(durations), index, **per_window)
 
 
-def measure(scorer: Scorer, manifest: Manifest, advance: Callable[[], None]) -> list[tuple[int, Measurement]]:
-    """(target, measurement) of every held-out clip that the decision rules let through."""
+def measure(scorer: Scorer, manifest: Manifest, advance: Callable[[], None]) -> list[Held]:
+    """Every held-out clip that the decision rules let through, grouped by its speaker (video, voice)."""
     index = {label: i for i, label in enumerate(scorer.bundle.labels)}
     kept = []
     for utt in manifest:
         measured = scorer.measure(manifest.path_of(utt))
         if measured.refusal is None:
-            kept.append((index[utt.label], measured))
+            kept.append(Held(index[utt.label], measured, utt.speaker or utt.id))
         advance()
     return kept
 
 
-def measure_crops(scorer: Scorer, manifest: Manifest, seconds: list[float]) -> list[tuple[int, Measurement]]:
-    """(target, measurement) of crops of `seconds` from the middle of each recording, analysed as
+def measure_crops(scorer: Scorer, manifest: Manifest, seconds: list[float]) -> list[Held]:
+    """Crops of `seconds` from the middle of each recording, analysed as
     recordings of their own (those the decision rules let through)."""
     import tempfile
 
@@ -294,7 +293,7 @@ def measure_crops(scorer: Scorer, manifest: Manifest, seconds: list[float]) -> l
                 sf.write(crop, signal[start : start + size], rate, subtype="FLOAT")
                 measured = scorer.measure(crop)
                 if measured.refusal is None:
-                    kept.append((index[utt.label], measured))
+                    kept.append(Held(index[utt.label], measured, utt.speaker or utt.id))
     return kept
 
 
@@ -309,7 +308,7 @@ def check_calibration_set(manifests: dict[str, Manifest], labels: list[str], con
         )
 
 
-def fit_calibrator(calibrator: Calibrator, measured: list[tuple[int, Measurement]], labels: list[str],
+def fit_calibrator(calibrator: Calibrator, measured: list[Held], labels: list[str],
                    held_out: bool, log: Callable[[str], None]) -> None:  # fmt: skip
     """Fit on the recordings' aggregated window scores, with net speech as the duration."""
     if calibrator.method != "none" and not held_out:
@@ -319,22 +318,22 @@ def fit_calibrator(calibrator: Calibrator, measured: list[tuple[int, Measurement
         calibrator.method = "none"
         calibrator.fit(np.zeros((1, len(labels))), np.zeros(1, dtype=np.int64))
         return
-    scores = np.stack([m.mean_scores() for _, m in measured])
-    calibrator.fit(scores, np.array([t for t, _ in measured]), np.array([m.speech_s for _, m in measured]))
+    scores = np.stack([h.measured.mean_scores() for h in measured])
+    calibrator.fit(scores, np.array([h.target for h in measured]), np.array([h.measured.speech_s for h in measured]))
     log(f"calibration ({calibrator.method}) fitted on {len(measured)} recordings")
 
 
 OPEN_SET_QUANTILE = 0.99  # of held-out in-set clips, which the open-set decision lets through
 
 
-def open_set_threshold(model: LidModel, measured: list[tuple[int, Measurement]], log: Callable[[str], None]
+def open_set_threshold(model: LidModel, measured: list[Held], log: Callable[[str], None]
                        ) -> dict[str, float] | None:  # fmt: skip
     """The model's fixed threshold, or the recording novelty that 99 % of held-out in-set
     recordings stay below; beyond it a recording fits no class."""
     if model.novelty_threshold is not None:
         log(f"open-set threshold {model.novelty_threshold} (fixed by the model {model.name})")
         return {"threshold": model.novelty_threshold}
-    novelty = [n for _, m in measured if (n := m.mean_novelty()) is not None]  # none from a model without one
+    novelty = [n for h in measured if (n := h.measured.mean_novelty()) is not None]  # none from a model without one
     if not novelty:
         log("this model has no novelty measure: out-of-set only through an out_of_set class")
         return None
@@ -343,30 +342,20 @@ def open_set_threshold(model: LidModel, measured: list[tuple[int, Measurement]],
     return {"threshold": threshold, "quantile": OPEN_SET_QUANTILE}
 
 
-OPEN_SET_SPEECH_GRID = (0.0, 1.5, 2.0, 2.5, 3.0, 4.0)  # seconds of net speech
-IN_SET_FLAG_RATE_MAX = 0.05  # held-out in-set recordings called out_of_set, at most
-
-
-def open_set_speech_line(measured: list[tuple[int, Measurement]], threshold: float, log: Callable[[str], None]
-                         ) -> dict[str, Any]:  # fmt: skip
-    """The least net speech on which a novelty above `threshold` means out_of_set: the shortest
-    `OPEN_SET_SPEECH_GRID` value at which the held-out in-set recordings (calibration clips and their
-    short crops) with at least that much speech are flagged at most `IN_SET_FLAG_RATE_MAX`. Below it
-    a novel recording is low_confidence: a second of speech cannot tell an unknown language from a
-    known one (issue 28: short telephone prompts were flagged 27 % of the time)."""
-    speech = np.array([m.speech_s for _, m in measured])
-    novel = np.array([(m.mean_novelty() or 0.0) > threshold for _, m in measured])
-    curve = [{"at_least_s": s, "recordings": int((speech >= s).sum()),
-              "flagged": float(novel[speech >= s].mean()) if (speech >= s).any() else 0.0}
-             for s in OPEN_SET_SPEECH_GRID]  # fmt: skip
-    chosen = next((row["at_least_s"] for row in curve if row["flagged"] <= IN_SET_FLAG_RATE_MAX),
-                  OPEN_SET_SPEECH_GRID[-1])  # fmt: skip
-    log(
-        f"out_of_set from {chosen:g} s of speech on (held-out in-set recordings flagged from each line: "
-        + ", ".join(f"{r['at_least_s']:g} s {100 * r['flagged']:.1f} % of {r['recordings']}" for r in curve)
-        + ")"
-    )
-    return {"chosen_s": chosen, "max_flag_rate": IN_SET_FLAG_RATE_MAX, "curve": curve}
+def chosen_lines(config: TrainConfig, held: list[Held], calibrator: Calibrator, open_set: dict[str, Any] | None,
+                 log: Callable[[str], None]) -> tuple[DecisionRules, dict[str, Any]]:  # fmt: skip
+    """The decision rules with the lines chosen on held-out speech (train/decision_lines.py), except
+    where the config sets one; and what each choice was made from, for metrics.json and the card."""
+    rules, chosen, lines = config.decision, {}, {}
+    given = config.decision.model_fields_set
+    novel = held and held[0].measured.mean_novelty() is not None
+    if open_set is not None and novel and "open_set_min_speech_s" not in given:
+        lines["open_set_speech_line"] = open_set_speech_line(held, open_set["threshold"], log)
+        chosen["open_set_min_speech_s"] = lines["open_set_speech_line"]["chosen_s"]
+    if "low_confidence" not in given and (line := confidence_line(held, calibrator, config.training.seed, log)):
+        lines["confidence_line"] = line
+        chosen["low_confidence"] = line["chosen"]
+    return rules.model_copy(update=chosen), lines
 
 
 def training_fingerprint(manifests: dict[str, Manifest], config: TrainConfig) -> dict[str, Any]:
