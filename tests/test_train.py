@@ -151,7 +151,9 @@ def test_a_graph_that_strays_from_torch_is_never_shipped(monkeypatch):
     from dialectid.features import FeatureConfig
     from dialectid.models.neural import NetworkArgs, training
 
-    network = training.TorchNetwork("xvector", ["a", "b"], FeatureConfig(n_mels=24), NetworkArgs(channels=8, embedding=8))
+    network = training.TorchNetwork(
+        "xvector", ["a", "b"], FeatureConfig(n_mels=24), NetworkArgs(channels=8, embedding=8)
+    )
     assert network.to_onnx({})  # agrees within ONNX_TOLERANCE
     monkeypatch.setattr(training, "ONNX_TOLERANCE", -1.0)
     with pytest.raises(DialectidError, match="the ONNX graph of the xvector network differs from torch"):
