@@ -119,3 +119,16 @@ def test_the_shipped_models_call_out_of_set_only_where_held_out_speech_allows(na
     assert bundle.rules.open_set_min_speech_s == line["chosen_s"] > 0
     rates = {row["at_least_s"]: row["flagged"] for row in line["curve"]}
     assert rates[line["chosen_s"]] <= 0.05 < min(r for s, r in rates.items() if s < line["chosen_s"])
+
+
+@pytest.mark.parametrize("name", ["lid-accurate", "lid-fast"])
+def test_the_shipped_models_answer_ok_where_held_out_speech_is_more_likely_right_than_wrong(name):
+    """The ok/low_confidence line recorded in training: every band from it on was right at least
+    half the time out of fold, and the band just below it was not."""
+    bundle = load_model(ROOT / "models" / name)
+    line = json.loads((ROOT / "models" / name / "metrics.json").read_text())["confidence_line"]
+    assert bundle.rules.low_confidence == line["chosen"] and line["folds"] >= 2
+    bands = [row for row in line["curve"] if row["right"] is not None]
+    assert all(row["right"] >= 0.5 for row in bands if row["from"] >= line["chosen"])
+    below = [row["right"] for row in bands if row["from"] < line["chosen"]]
+    assert not below or below[-1] < 0.5
