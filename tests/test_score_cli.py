@@ -69,10 +69,10 @@ def test_the_default_model_is_found_where_the_readme_says(tmp_path, monkeypatch)
 
 
 def test_an_installed_toolkit_without_a_model_says_where_it_looked(tmp_path, monkeypatch):
-    import dialectid.scoring as scoring
+    import dialectid.paths as paths
 
-    site = tmp_path / "lib" / "python3" / "site-packages" / "dialectid" / "scoring" / "__init__.py"
-    monkeypatch.setattr(scoring, "__file__", str(site))  # as installed from a wheel: no checkout around it
+    site = tmp_path / "lib" / "python3" / "site-packages" / "dialectid" / "paths.py"
+    monkeypatch.setattr(paths, "__file__", str(site))  # as installed from a wheel: no checkout around it
     monkeypatch.delenv("DIALECTID_MODEL", raising=False)
     monkeypatch.setenv("DIALECTID_HOME", str(tmp_path / "home"))
     result = invoke("score", ROOT / "datasets" / "samples" / "telephone-en.wav")

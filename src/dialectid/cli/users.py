@@ -25,7 +25,6 @@ def _accounts():
 def _new_password_hash(name: str, role: str) -> str:
     """Prompted twice on a terminal; otherwise the first line of standard input (for scripts).
     Checked against the rules for `role` (`dialectid.web.passwords.check_new_password`)."""
-    require_extra("web", "a web view password")
     from dialectid.web.passwords import PasswordError, hash_password
 
     if sys.stdin.isatty():
@@ -47,6 +46,7 @@ def add(
     more, 16 for an admin; no control characters; not a common password)."""
     from dialectid.casefile.accounts import check_role, check_user_name
 
+    require_extra("web", "a web view password")  # before the case file is opened or a password asked for
     check_user_name(name)  # before the prompt: a typo in the name should not cost a password
     check_role(role)
     account = _accounts().add(name, role, _new_password_hash(name, role), local_actor())
@@ -57,6 +57,7 @@ def add(
 @user_errors
 def set_password(name: Annotated[str, typer.Argument(help="Login name.")]) -> None:
     """Set a user's password (prompted or from standard input); ends their sessions."""
+    require_extra("web", "a web view password")
     accounts = _accounts()
     role = accounts.by_name(name).role
     accounts.set_password(name, _new_password_hash(name, role), local_actor())

@@ -36,11 +36,19 @@ def default_model_path() -> Path:
                                f"or set {MODEL_ENV} to a bundle folder")  # fmt: skip
         return Path(configured)
     places = [home() / "models" / DEFAULT_MODEL, *_checkout_models()]
-    found = next((place for place in places if place.is_dir()), None)
+    found = next((place for place in places if _reachable_folder(place)), None)
     if found is None:
         raise NoModelError(f"no default model: no {DEFAULT_MODEL} bundle in {' or '.join(map(str, places))}; pass "
                            f"a model bundle (--model), set {MODEL_ENV}, or copy one to {places[0]}")  # fmt: skip
     return found
+
+
+def _reachable_folder(place: Path) -> bool:
+    """A folder this user may look into (a data home only root may enter is not one: score goes on)."""
+    try:
+        return place.is_dir()
+    except OSError:
+        return False
 
 
 def _checkout_models() -> list[Path]:
