@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dialectid.data.importers import register_importer
-from dialectid.data.importers.common import read_table
+from dialectid.data.importers.common import listed_files
 from dialectid.data.manifest import ManifestError, Utterance
 
 COLUMNS = ("path", "label", "speaker", "duration_s")
@@ -56,22 +56,12 @@ def import_arabic_dialects(root: Path, options: Mapping[str, str]) -> Iterator[U
 
 
 def _subset(subset: str, folder: Path) -> Iterator[Utterance]:
-    listing = folder / "manifest.csv"
-    base = folder.absolute()
-    for line, row in read_table(listing, required=COLUMNS):
-        where = f"{listing} line {line}"
-        path = base / row["path"]
-        if not path.is_file():
-            raise ManifestError(f"{where}: listed file {row['path']} does not exist")
+    for where, row, path, duration in listed_files(folder / "manifest.csv", COLUMNS):
         try:
             label = dialect_label(row["label"])
         except KeyError:
             raise ManifestError(f"{where}: unknown dialect {row['label']!r}; known: "
                                 f"{', '.join(sorted(SPELLINGS))}") from None  # fmt: skip
-        try:
-            duration = float(row["duration_s"])
-        except ValueError:
-            raise ManifestError(f"{where}: duration_s {row['duration_s']!r} is not a number") from None
         episode = subset == EPISODES and bool(row["speaker"].strip())
         extra = {"subset": subset, "grouping": "episode" if episode else "none"}
         if row.get("source_file"):

@@ -54,3 +54,19 @@ def gender_code(value: str | None) -> str | None:
     if text.startswith("m"):
         return "m"
     return None
+
+
+def listed_files(listing: Path, required: tuple[str, ...]) -> Iterator[tuple[str, dict, Path, float]]:
+    """The rows of a manifest.csv whose `path` column names a file beside it: (where, for messages;
+    the row; the file, which must exist; its `duration_s`, which must be a number)."""
+    base = listing.parent.absolute()
+    for line, row in read_table(listing, required=required):
+        where = f"{listing} line {line}"
+        path = base / row["path"]
+        if not path.is_file():
+            raise ManifestError(f"{where}: listed file {row['path']} does not exist")
+        try:
+            duration = float(row["duration_s"])
+        except ValueError:
+            raise ManifestError(f"{where}: duration_s {row['duration_s']!r} is not a number") from None
+        yield where, row, path, duration
