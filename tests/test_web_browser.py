@@ -4,6 +4,8 @@ analysis finish. Screenshots of the case page and the report go to reports/scree
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,7 +20,18 @@ CHROMIUM = Path("/usr/bin/chromium")
 # As root in a sandbox without a network: no sandbox, no GPU, no calls home.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pictures(committed: Path) -> Path:
+    """Where the browser tests put their pictures: the committed folder when DIALECTID_WRITE_PICTURES=1
+    (refreshing them on purpose), else a scratch folder, so that running the tests leaves the tree clean."""
+    if os.environ.get("DIALECTID_WRITE_PICTURES") == "1":
+        return committed
+    return Path(tempfile.mkdtemp(prefix=f"dialectid-{committed.name}-"))
+
+
+SCREENSHOTS = pictures(ROOT / "reports" / "screenshots")
 TIMEOUT_MS = 30_000
 
 
@@ -305,7 +318,7 @@ def test_the_demo_out_of_set_and_short_recordings_say_so_first(page, demo_server
     page.screenshot(path=str(SCREENSHOTS / "demo-case-no-result.png"), full_page=True)
 
 
-WALKTHROUGH = Path(__file__).resolve().parents[1] / "src" / "dialectid" / "web" / "static" / "walkthrough"
+WALKTHROUGH = pictures(ROOT / "src" / "dialectid" / "web" / "static" / "walkthrough")
 MAX_PICTURE_HEIGHT = 1300
 
 
