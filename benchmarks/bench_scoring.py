@@ -38,9 +38,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_ingest import cpu_model, update_report  # noqa: E402
 
 
-def recording(folder: Path, seconds: float, name: str) -> Path:
+def recording(folder: Path, seconds: float, name: str, seed: int = 0) -> Path:
+    """The bundled telephone sample repeated to `seconds`, under faint noise (about -54 dBFS) so that no
+    two windows hold the same samples: the Whisper encoder remembers the windows it has just encoded
+    (models/whisper.py), and a plain repetition would be scored from that memory, not measured."""
     speech, rate = sf.read(SAMPLE, dtype="float32")
     signal = np.tile(speech, int(np.ceil(seconds * rate / len(speech))))[: int(seconds * rate)]
+    signal = signal + np.random.default_rng(seed).normal(0, 0.002, len(signal)).astype(np.float32)
     path = folder / name
     sf.write(path, signal, rate, subtype="ULAW")
     return path
