@@ -132,7 +132,9 @@ def test_interrupt_says_how_many_rows_are_saved_and_how_to_go_on(number, stats_b
     _, stderr = process.communicate(timeout=60)
     stderr = stderr.decode()
     saved = out.read_text().count("\n")
-    assert 3 <= saved < len(files), "the run was not interrupted in the middle"
+    # 3 rows were seen; a signal that lands between a row's write and its bookkeeping leaves that row
+    # out of the summary, and closing the file then drops it too (file and summary agree): 2 at least
+    assert 2 <= saved < len(files), f"the run was not interrupted in the middle: {saved} rows, {stderr}"
     assert process.returncode == 128 + number, stderr
     assert f"{saved} of {len(files)} rows saved in {out}; run the same command to go on" in stderr, stderr
     assert "Traceback" not in stderr
