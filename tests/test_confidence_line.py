@@ -47,3 +47,19 @@ def test_no_calibration_keeps_the_configured_line():
 def test_one_speaker_per_label_cannot_be_folded():
     held = held_out(120, speakers=3)  # speaker i % 3 speaks label i % 3: one speaker per label
     assert confidence_line(held, Calibrator("logistic"), 0, lambda _: None) is None
+
+
+def test_a_line_the_config_sets_is_kept_and_one_it_leaves_out_is_chosen():
+    """dialect-arabic sets low_confidence 0.7 as a policy: training must not replace it."""
+    from types import SimpleNamespace as Namespace
+
+    from dialectid.models.contract import DecisionRules
+    from dialectid.train.trainer import chosen_lines
+
+    held, calibrator = held_out(400), Calibrator("logistic", duration_covariate=True)
+    config = Namespace(decision=DecisionRules(low_confidence=0.7), training=Namespace(seed=0))
+    rules, lines = chosen_lines(config, held, calibrator, None, lambda _: None)
+    assert rules.low_confidence == 0.7 and lines == {}
+    config = Namespace(decision=DecisionRules(), training=Namespace(seed=0))
+    rules, lines = chosen_lines(config, held, calibrator, None, lambda _: None)
+    assert rules.low_confidence == lines["confidence_line"]["chosen"] and "open_set_speech_line" not in lines
